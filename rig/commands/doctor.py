@@ -1,0 +1,17 @@
+"""`rig doctor`: placeholder."""
+
+from __future__ import annotations
+
+import argparse
+
+from rig.errors import EXIT_ENVIRONMENT
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("doctor", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("rig doctor: not implemented yet")
+    return EXIT_ENVIRONMENT
