@@ -1,0 +1,26 @@
+"""Shared test helpers.
+
+`require_tool(name)` skips a test when a required tool is missing, except when
+RIG_REQUIRE_TOOLS=1 (set in CI by scripts/run-tests): there a missing tool is a failure, so a CI
+machine without QEMU or clang can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def require_tool(name: str, package: str) -> str:
+    """Return the tool's path; skip (or fail in CI) naming what is missing."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"missing tool: {name} (apt-get install {package})"
+    if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
+        pytest.fail(message + "; required in CI")
+    pytest.skip(message)

@@ -1,0 +1,50 @@
+"""CLI exit codes and messages, through the real entry point (`python -m rig`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+GOOD = "scenarios:\n  - name: ok\n    vmo: {pages: 2}\n    steps:\n      - supply: [0, 2]\n"
+BAD = "scenarios:\n  - name: bad\n    vmo: {pages: 2}\n    steps:\n      - explode: [0, 1]\n"
+
+
+def rig(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=env, check=False)
+
+
+def test_validate_good_file_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(GOOD)
+    proc = rig("validate", str(tmp_path / "good.yaml"))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, f"{tmp_path}/good.yaml: ok (1 scenarios, 1 steps)\n", "")
+
+
+def test_validate_bad_file_exits_2_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "bad.yaml").write_text(BAD)
+    proc = rig("validate", str(tmp_path / "good.yaml"), str(tmp_path / "bad.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {tmp_path}/bad.yaml:5: scenario 'bad': step 0: "
+                                  "unknown step 'explode'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_validate_missing_file_exits_2(tmp_path: Path) -> None:
+    proc = rig("validate", str(tmp_path / "nope.yaml"))
+    assert proc.returncode == 2
+    assert "cannot read scenario file" in proc.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    proc = rig("no-such-command")
+    assert proc.returncode == 2
+    assert "invalid choice" in proc.stderr
+
+
+def test_help_documents_exit_codes() -> None:
+    proc = rig("--help")
+    assert proc.returncode == 0
+    assert "2 bad input" in proc.stdout and "3 environment" in proc.stdout

@@ -1,0 +1,213 @@
+"""The scenario loader: good files load into the documented types; each kind of bad input gives
+an error that names file, line, scenario and step."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rig import zx
+from rig.errors import ScenarioError
+from rig.scenario import (
+    Expect,
+    Handle,
+    Location,
+    QueryArgs,
+    Scenario,
+    Step,
+    StepKind,
+    VmoSpec,
+    load_many,
+    load_scenarios,
+    parse_scenarios,
+)
+
+P = zx.PAGE_SIZE
+
+SPEC_EXAMPLE = """\
+scenarios:
+  - name: write-then-query          # unique in the file, [a-z0-9][a-z0-9-]*
+    description: free text          # optional
+    abi: [2022, 2024]               # optional
+    vmo: {pages: 4, trap_dirty: false, resizable: false}
+    steps:
+      - supply: [0, 4]
+      - write: [1, 1]
+      - query: {}
+      - query: {offset: 1, length: 2, buffer_entries: 1}
+        expect: {status: ZX_OK, actual: 1, avail: 1, ranges: [[1, 1, 0]]}
+"""
+
+
+def parse(text: str) -> tuple[Scenario, ...]:
+    return parse_scenarios(textwrap.dedent(text), "s.yaml").scenarios
+
+
+def test_spec_example_loads_exactly() -> None:
+    (scenario,) = parse(SPEC_EXAMPLE)
+    assert scenario == Scenario(
+        name="write-then-query",
+        description="free text",
+        abi=("2022", "2024"),
+        vmo=VmoSpec(pages=4, trap_dirty=False, resizable=False),
+        location=Location("s.yaml", 2),
+        steps=(
+            Step(0, StepKind.SUPPLY, Location("s.yaml", 7), offset_bytes=0, length_bytes=4 * P),
+            Step(1, StepKind.WRITE, Location("s.yaml", 8), offset_bytes=P, length_bytes=P),
+            Step(2, StepKind.QUERY, Location("s.yaml", 9), query=QueryArgs()),
+            Step(3, StepKind.QUERY, Location("s.yaml", 10),
+                 query=QueryArgs(offset_bytes=P, length_bytes=2 * P, buffer_size=24),
+                 expect=Expect(status=0, actual=1, avail=1, ranges=((P, P, 0),))),
+        ),
+    )
+
+
+def test_every_step_kind_and_option_loads() -> None:
+    (s,) = parse("""
+        scenarios:
+          - name: all-kinds
+            vmo: {pages: 8, trap_dirty: true, resizable: true}
+            steps:
+              - supply: [0, 2]
+              - supply_zero: [2, 1]
+              - op_dirty: [0, 1]
+              - write: [0, 1]
+              - write_bytes: [10, 3]
+              - read: [1, 1]
+              - op_fail: [3, 1]
+                data: ZX_ERR_INTERNAL
+                expect: {status: ZX_ERR_INVALID_ARGS}
+              - writeback_begin: [0, 1]
+              - writeback_begin_zero: [0, 1]
+              - writeback_end: {offset_bytes: 0, length_bytes: 4096}
+              - op_zero: [1, 1]
+              - commit: [0, 1]
+              - resize: 16
+              - query: {offset_bytes: 10, length_bytes: 5, buffer_bytes: 30, actual: false}
+              - query: {buffer: null, avail: false, pager: other_pager, vmo: slice}
+              - query_all: {buffer_entries: 2}
+                expect: {calls: 1, ranges: []}
+              - stats: {reset: true}
+                expect: {modified: 1}
+              - op_dirty: [0, 1]
+                vmo: no_rights
+              - detach
+        """)
+    kinds = [st.kind for st in s.steps]
+    assert kinds == [StepKind.SUPPLY, StepKind.SUPPLY_ZERO, StepKind.OP_DIRTY, StepKind.WRITE,
+                     StepKind.WRITE_BYTES, StepKind.READ, StepKind.OP_FAIL,
+                     StepKind.WRITEBACK_BEGIN, StepKind.WRITEBACK_BEGIN_ZERO,
+                     StepKind.WRITEBACK_END, StepKind.OP_ZERO, StepKind.COMMIT, StepKind.RESIZE,
+                     StepKind.QUERY, StepKind.QUERY, StepKind.QUERY_ALL, StepKind.STATS,
+                     StepKind.OP_DIRTY, StepKind.DETACH]
+    assert (s.steps[4].offset_bytes, s.steps[4].length_bytes) == (10, 3)
+    assert s.steps[6].data == zx.STATUS_BY_NAME["ZX_ERR_INTERNAL"]
+    assert s.steps[7].data == 0
+    assert s.steps[8].data == zx.ZX_VMO_DIRTY_RANGE_IS_ZERO
+    assert s.steps[12].new_size_bytes == 16 * P
+    assert s.steps[13].query == QueryArgs(offset_bytes=10, length_bytes=5, buffer_size=30,
+                                          actual_null=True)
+    assert s.steps[14].query == QueryArgs(buffer_size=0, buffer_null=True, avail_null=True)
+    assert (s.steps[14].pager, s.steps[14].vmo) == (Handle.OTHER_PAGER, Handle.SLICE)
+    assert s.steps[15].buffer_entries == 2
+    assert s.steps[15].expect == Expect(calls=1, ranges=())
+    assert s.steps[16].reset is True
+    assert s.steps[17].vmo is Handle.NO_RIGHTS
+    assert s.abi == ("2020", "2022", "2024")
+
+
+# case -> (the step's YAML, the message's start, a part of its body). The step sits at line 8
+# of the file, its second line (if any) at line 9.
+BAD_CASES = {
+    "unknown-step": ("- frobnicate: [0, 1]", "s.yaml:8: scenario 'bad': step 0: ",
+                     "unknown step 'frobnicate'; allowed: supply, supply_zero"),
+    "bad-pair": ("- write: [1, 2, 3]", "s.yaml:8: scenario 'bad': step 0 (write): ",
+                 "write takes a pair [first_page, page_count], found a list of 3"),
+    "page-out-of-vmo": ("- write: [3, 2]", "s.yaml:8: scenario 'bad': step 0 (write): ",
+                        "pages 3..4 reach past the VMO (4 pages)"),
+    "unknown-status": ("- op_dirty: [0, 1]\n        expect: {status: ZX_ERR_NOPE}",
+                       "s.yaml:9: scenario 'bad': step 0 (op_dirty): ",
+                       "expect.status: unknown status name 'ZX_ERR_NOPE'"),
+    "bad-handle": ("- query: {pager: slice}", "s.yaml:8: scenario 'bad': step 0 (query): ",
+                   "pager: unknown handle variant 'slice'; allowed: valid, invalid"),
+    "expect-field": ("- write: [0, 1]\n        expect: {actual: 1}",
+                     "s.yaml:9: scenario 'bad': step 0 (write): ",
+                     "expect: 'actual' does not apply to write"),
+    "data-on-write": ("- write: [0, 1]\n        data: 3",
+                      "s.yaml:9: scenario 'bad': step 0 (write): ", "data: does not apply to write"),
+    "two-keys": ("- {write: [0, 1], read: [0, 1]}", "s.yaml:8: scenario 'bad': step 0: ",
+                 "exactly one step key"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_step_names_file_line_scenario_step(case: str) -> None:
+    step, where, what = BAD_CASES[case]
+    text = ("scenarios:\n  - name: ok\n    vmo: {pages: 1}\n    steps: []\n"
+            "  - name: bad\n    vmo: {pages: 4}\n    steps:\n      " + step + "\n")
+    with pytest.raises(ScenarioError) as info:
+        parse_scenarios(text, "s.yaml")
+    message = str(info.value)
+    assert message.startswith(where), message
+    assert what in message, message
+
+
+def test_out_of_range_allowed_when_declared() -> None:
+    (s,) = parse("""
+        scenarios:
+          - name: oor
+            vmo: {pages: 1}
+            steps:
+              - op_fail: [1, 1]
+                expect: {status: ZX_ERR_OUT_OF_RANGE}
+        """)
+    assert s.steps[0].expect == Expect(status=zx.ZX_ERR_OUT_OF_RANGE)
+
+
+def test_resize_extends_the_checked_size_of_a_resizable_vmo() -> None:
+    (s,) = parse("""
+        scenarios:
+          - name: grow
+            vmo: {pages: 1, resizable: true}
+            steps:
+              - resize: 4
+              - query: {offset: 1, length: 3}
+        """)
+    assert s.steps[1].query == QueryArgs(offset_bytes=P, length_bytes=3 * P)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("scenarios:\n  - name: a\n    vmo: {pages: 1}\n    steps: []\n"
+     "  - name: a\n    vmo: {pages: 1}\n    steps: []\n",
+     "s.yaml:5: scenario 'a': duplicate scenario name (first defined at line 2)"),
+    ("scenarios:\n  - name: a\n    abi: [2023]\n    vmo: {pages: 1}\n    steps: []\n",
+     "s.yaml:3: scenario 'a': abi: unknown ABI profile 2023; known profiles: 2020, 2022, 2024"),
+    ("scenarios:\n  - name: Bad_Name\n    vmo: {pages: 1}\n    steps: []\n",
+     "s.yaml:2: scenario name 'Bad_Name' must match [a-z0-9][a-z0-9-]*"),
+    ("scenarios:\n  - name: a\n    vmo: {pages: 1, color: red}\n    steps: []\n",
+     "s.yaml:3: scenario 'a': vmo: unknown key 'color'"),
+    ("scenarios: [\n", "s.yaml:2: not valid YAML"),
+    ("", "s.yaml: empty file"),
+    ("tests: []\n", "s.yaml:1: unknown top-level key 'tests'; allowed: scenarios"),
+])
+def test_bad_file_level_input(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenarios(text, "s.yaml")
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_duplicate_name_across_files(tmp_path: Path) -> None:
+    for name in ("one.yaml", "two.yaml"):
+        (tmp_path / name).write_text("scenarios:\n  - name: same\n    vmo: {pages: 1}\n"
+                                     "    steps: []\n")
+    with pytest.raises(ScenarioError) as info:
+        load_many([tmp_path / "one.yaml", tmp_path / "two.yaml"])
+    assert str(info.value) == (f"{tmp_path}/two.yaml:2: scenario 'same': duplicate scenario name "
+                               f"(also defined at {tmp_path}/one.yaml:2)")
+
+
+def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="cannot read scenario file"):
+        load_scenarios(tmp_path / "absent.yaml")
