@@ -85,7 +85,8 @@ def check_python() -> list[Check]:
         except importlib.metadata.PackageNotFoundError:
             checks.append(Check(f"python: {dist}", Status.MISSING, fix=PIP_FIX))
             continue
-        checks.append(Check(f"python: {dist}", Status.OK, version=version, detail=f"import {module}"))
+        checks.append(Check(f"python: {dist}", Status.OK, version=version,
+                            detail=f"import {module}"))
     return checks
 
 
@@ -98,10 +99,11 @@ def check_qemu(run: Runner = _run) -> list[Check]:
                                 fix=f"sudo apt-get install -y {package}"))
             continue
         proc = run([path, "--version"])
-        checks.append(Check(f"qemu ({arch})", Status.OK if proc.returncode == 0 else Status.MISSING,
+        ok = proc.returncode == 0
+        checks.append(Check(f"qemu ({arch})", Status.OK if ok else Status.MISSING,
                             version=_first_line(proc.stdout).replace("QEMU emulator version ", ""),
-                            path=path, detail="" if proc.returncode == 0 else proc.stderr.strip(),
-                            fix="" if proc.returncode == 0 else f"sudo apt-get install -y {package}"))
+                            path=path, detail="" if ok else proc.stderr.strip(),
+                            fix="" if ok else f"sudo apt-get install -y {package}"))
     return checks
 
 
@@ -115,8 +117,8 @@ def check_toolchain(run: Runner = _run) -> list[Check]:
             checks.append(Check(name, Status.MISSING, detail="not on PATH",
                                 fix=f"sudo apt-get install -y {pkg}"))
         else:
-            checks.append(Check(name, Status.OK, version=_first_line(run([path, "--version"]).stdout),
-                                path=path))
+            version = _first_line(run([path, "--version"]).stdout)
+            checks.append(Check(name, Status.OK, version=version, path=path))
     objcopy = shutil.which("llvm-objcopy-19")
     checks.append(Check("llvm-objcopy-19", Status.OK if objcopy else Status.MISSING,
                         path=objcopy or "", detail="" if objcopy else "not on PATH",

@@ -415,6 +415,8 @@ def _query(ctx: _Ctx, node: yaml.Node) -> tuple[QueryArgs, Handle, Handle]:
 
 
 _SIDE_KEYS = {"expect", "data", "pager", "vmo"}
+# Steps whose arguments are all optional may be written as a bare word (`- detach`).
+BARE_STEPS = frozenset({"detach", "stats", "query"})
 
 
 def _step(ctx: _Ctx, node: yaml.Node, index: int) -> Step:
@@ -422,14 +424,17 @@ def _step(ctx: _Ctx, node: yaml.Node, index: int) -> Step:
     location = Location(ctx.path, node.start_mark.line + 1)
     if isinstance(node, yaml.ScalarNode):
         key = _scalar(node)
-        if key != "detach":
+        if key not in BARE_STEPS:
             if key in {k.value for k in StepKind}:
-                raise ctx.error(node, f"step '{key}' needs arguments; only 'detach' "
-                                      "may be written as a bare word")
+                bare = ", ".join(sorted(BARE_STEPS))
+                raise ctx.error(node, f"step '{key}' needs arguments; only {bare} may be "
+                                      "written as a bare word")
             raise ctx.error(node, f"unknown step {key!r}; allowed: "
                                   f"{', '.join(k.value for k in StepKind)}")
-        ctx.step_key = "detach"
-        return Step(index=index, kind=StepKind.DETACH, location=location)
+        ctx.step_key = key
+        kind = StepKind(key)
+        return Step(index=index, kind=kind, location=location,
+                    query=QueryArgs() if kind is StepKind.QUERY else None)
     fields = _mapping(ctx, node, "a step")
     step_keys = [k for k in fields if k not in _SIDE_KEYS]
     if len(step_keys) != 1:

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from rig.errors import EXIT_BAD_INPUT, EXIT_OK, ScenarioError
-from rig.scenario import load_many, load_scenarios
+from rig.scenario import ScenarioFile, load_many, load_scenarios
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,10 +44,8 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if errors else EXIT_OK
 
 
-def _semantic_problems(loaded: object) -> list[str]:
-    """Checks that need the reference model (blocking steps); empty until the model exists."""
-    try:
-        from rig.model import validation_problems
-    except ImportError:
-        return []
-    return list(validation_problems(loaded))  # type: ignore[arg-type]
+def _semantic_problems(loaded: ScenarioFile) -> list[str]:
+    """Checks that need the reference model (blocking steps)."""
+    from rig.model import validation_problems
+
+    return list(validation_problems(loaded))

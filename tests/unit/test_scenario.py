@@ -136,7 +136,8 @@ BAD_CASES = {
                      "s.yaml:9: scenario 'bad': step 0 (write): ",
                      "expect: 'actual' does not apply to write"),
     "data-on-write": ("- write: [0, 1]\n        data: 3",
-                      "s.yaml:9: scenario 'bad': step 0 (write): ", "data: does not apply to write"),
+                      "s.yaml:9: scenario 'bad': step 0 (write): ",
+                      "data: does not apply to write"),
     "two-keys": ("- {write: [0, 1], read: [0, 1]}", "s.yaml:8: scenario 'bad': step 0: ",
                  "exactly one step key"),
 }
@@ -211,3 +212,22 @@ def test_duplicate_name_across_files(tmp_path: Path) -> None:
 def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot read scenario file"):
         load_scenarios(tmp_path / "absent.yaml")
+
+
+def test_steps_without_arguments_may_be_bare_words() -> None:
+    (s,) = parse("""
+        scenarios:
+          - name: bare
+            vmo: {pages: 1}
+            steps: [detach, stats, query]
+        """)
+    assert [(st.kind, st.query, st.reset) for st in s.steps] == [
+        (StepKind.DETACH, None, False), (StepKind.STATS, None, False),
+        (StepKind.QUERY, QueryArgs(), False)]
+
+
+def test_bare_word_for_a_step_that_needs_arguments() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse("scenarios:\n  - name: a\n    vmo: {pages: 1}\n    steps: [write]\n")
+    assert str(info.value) == ("s.yaml:4: scenario 'a': step 0: step 'write' needs arguments; "
+                               "only detach, query, stats may be written as a bare word")
