@@ -1,0 +1,873 @@
+"""Reference model of Zircon pager dirty tracking, one semantics per ABI profile (pure).
+
+The model predicts, for every step of a scenario, the status a real kernel returns and, for
+queries, ``actual``, ``avail`` and every range; for ``stats``, ``modified``. It also finds steps
+that would block on a page request (``validation_problems``), which the guest cannot survive.
+
+Every rule cites its source in ``docs/model.md``. Profiles:
+
+* ``2020``: a kernel from before dirty tracking (zircon-facts.md section 7, measured).
+* ``2022``: the E1 "tail" model (``supply_zero_offset_``), no handle rights checks.
+* ``2024``: the E2 zero-interval model with rights checks.
+
+State is a run-length map from page index to page state, so the cost of every step grows with
+the number of distinct runs it touches, never with the number of pages.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from rig import zx
+from rig.errors import InputError, ScenarioError
+from rig.scenario import Handle, Scenario, ScenarioFile, Step, StepKind
+
+LOG = logging.getLogger(__name__)
+
+PROFILES: tuple[str, ...] = ("2020", "2022", "2024")
+
+P = zx.PAGE_SIZE
+_U64 = 1 << 64
+
+# Statuses the model speaks (rig.zx keeps only the most common ones as names).
+_OK = zx.ZX_OK
+_NOT_SUPPORTED = zx.ZX_ERR_NOT_SUPPORTED
+_INVALID_ARGS = zx.ZX_ERR_INVALID_ARGS
+_BAD_HANDLE = zx.ZX_ERR_BAD_HANDLE
+_WRONG_TYPE = zx.ZX_ERR_WRONG_TYPE
+_OUT_OF_RANGE = zx.ZX_ERR_OUT_OF_RANGE
+_BAD_STATE = zx.ZX_ERR_BAD_STATE
+_NOT_FOUND = zx.ZX_ERR_NOT_FOUND
+_UNAVAILABLE = zx.ZX_ERR_UNAVAILABLE
+_ACCESS_DENIED = zx.ZX_ERR_ACCESS_DENIED
+
+# OP_FAIL `data` values each era accepts (PageSource::IsValidExternalFailureCode). The 2020 set
+# is the one the first OP_FAIL kernels had; only ZX_ERR_IO was measured (facts section 7).
+_FAIL_CODES_2020 = frozenset({zx.ZX_ERR_IO, -42, zx.ZX_ERR_BAD_STATE})
+_FAIL_CODES = zx.PAGER_FAIL_CODES
+
+QUERY_SYSCALL = "zx_pager_query_dirty_ranges"
+STATS_SYSCALL = "zx_pager_query_vmo_stats"
+
+
+# ---------------------------------------------------------------------------------------------
+# Public data shapes (docs/design.md)
+
+
+@dataclass(frozen=True)
+class StepPrediction:
+    index: int
+    op: str  # the step's YAML key
+    status: int | None  # None when unavailable
+    actual: int | None = None
+    avail: int | None = None
+    ranges: tuple[tuple[int, int, int], ...] | None = None  # bytes: (offset, length, options)
+    calls: int | None = None
+    modified: int | None = None
+    unavailable: str | None = None  # syscall missing in this profile
+
+
+@dataclass(frozen=True)
+class ScenarioPrediction:
+    name: str
+    profile: str
+    steps: tuple[StepPrediction, ...]  # empty when setup fails
+    setup_error: tuple[str, int] | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Page states and the run-length page map
+
+
+class PageState(enum.IntEnum):
+    """What one page of the VMO is, as far as the pager APIs can tell."""
+
+    ABSENT = 0  # not supplied (a read or write needs a READ page request)
+    CLEAN = 1  # supplied page, Clean
+    MARKER = 2  # supplied zero page marker (supply from an empty aux VMO), Clean
+    DIRTY = 3  # committed page, Dirty
+    AWAITING = 4  # committed page, AwaitingClean (WRITEBACK_BEGIN, no END yet)
+    ZERO = 5  # dirty zero range: E2 zero interval, E1 gap at/after supply_zero_offset_
+    ZERO_AWAITING = 6  # E2 zero interval AwaitingClean
+
+
+_COMMITTED_DIRTY = frozenset({PageState.DIRTY, PageState.AWAITING})
+_ZEROES = frozenset({PageState.ZERO, PageState.ZERO_AWAITING})
+_READS_ZERO = frozenset({PageState.MARKER, PageState.ZERO, PageState.ZERO_AWAITING})
+
+
+class PageMap:
+    """Run-length map page index -> PageState over [0, size_pages).
+
+    ``starts[i]`` is the first page of run ``i``; the run ends where the next starts (or at
+    ``size_pages``). Adjacent runs always differ in state.
+    """
+
+    __slots__ = ("starts", "states", "size_pages")
+
+    def __init__(self, size_pages: int, state: PageState) -> None:
+        self.size_pages = size_pages
+        self.starts: list[int] = [0] if size_pages else []
+        self.states: list[PageState] = [state] if size_pages else []
+
+    def runs(self, first: int, end: int) -> Iterator[tuple[int, int, PageState]]:
+        """The runs overlapping pages [first, end), clipped to it."""
+        end = min(end, self.size_pages)
+        if first >= end:
+            return
+        starts, states = self.starts, self.states
+        n = len(starts)
+        i = bisect_right(starts, first) - 1
+        while i < n and starts[i] < end:
+            run_end = starts[i + 1] if i + 1 < n else self.size_pages
+            yield max(starts[i], first), min(run_end, end), states[i]
+            i += 1
+
+    def first_in(self, first: int, end: int,
+                 wanted: Callable[[PageState], bool]) -> tuple[int, int, PageState] | None:
+        for run in self.runs(first, end):
+            if wanted(run[2]):
+                return run
+        return None
+
+    def _split(self, at: int) -> int:
+        """Make a run start at page ``at``; return its index (len when at >= size)."""
+        if at >= self.size_pages:
+            return len(self.starts)
+        i = bisect_right(self.starts, at) - 1
+        if self.starts[i] == at:
+            return i
+        self.starts.insert(i + 1, at)
+        self.states.insert(i + 1, self.states[i])
+        return i + 1
+
+    def transform(self, first: int, end: int, fn: Callable[[PageState], PageState]) -> None:
+        """Apply ``fn`` to the state of every page in [first, end)."""
+        end = min(end, self.size_pages)
+        if first >= end:
+            return
+        i = self._split(first)
+        j = self._split(end)
+        states = self.states
+        for k in range(i, j):
+            states[k] = fn(states[k])
+        self._coalesce(max(i - 1, 0), j + 1)
+
+    def assign(self, first: int, end: int, state: PageState) -> None:
+        self.transform(first, end, lambda _s: state)
+
+    def _coalesce(self, lo: int, hi: int) -> None:
+        hi = min(hi, len(self.starts))
+        new_starts: list[int] = []
+        new_states: list[PageState] = []
+        for k in range(lo, hi):
+            if new_states and new_states[-1] == self.states[k]:
+                continue
+            new_starts.append(self.starts[k])
+            new_states.append(self.states[k])
+        self.starts[lo:hi] = new_starts
+        self.states[lo:hi] = new_states
+
+    def resize(self, size_pages: int, fill: PageState) -> None:
+        if size_pages < self.size_pages:
+            i = self._split(size_pages)
+            del self.starts[i:]
+            del self.states[i:]
+        elif size_pages > self.size_pages:
+            if self.states and self.states[-1] == fill:
+                pass
+            else:
+                self.starts.append(self.size_pages)
+                self.states.append(fill)
+        self.size_pages = size_pages
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulated VMO
+
+
+class _Blocked(Exception):
+    """The step would wait on a page request (the guest has no pager thread)."""
+
+    def __init__(self, first: int, end: int, why: str, fix: str) -> None:
+        super().__init__(why)
+        self.first, self.end, self.why, self.fix = first, end, why, fix
+
+
+@dataclass
+class _Vmo:
+    profile: str
+    trap_dirty: bool
+    resizable: bool
+    pages: PageMap
+    detached: bool = False
+    modified: bool = False
+    # E1 only (profile 2022): supply_zero_offset_ and awaiting_clean_zero_range_end_, in pages.
+    szo: int = 0
+    aczre: int = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return self.pages.size_pages * P
+
+    @property
+    def e1(self) -> bool:
+        return self.profile == "2022"
+
+    @property
+    def e2(self) -> bool:
+        return self.profile == "2024"
+
+    # E1 bookkeeping (vm_cow_pages.h UpdateSupplyZeroOffsetLocked and
+    # ConsiderTrimAwaitingCleanZeroRangeLocked).
+    def update_szo(self, new: int) -> None:
+        prev = self.szo
+        self.szo = new
+        if self.aczre and not (prev <= new < self.aczre):
+            self.aczre = 0
+
+    def consider_trim_aczre(self, end: int) -> None:
+        if self.aczre and self.szo <= end < self.aczre:
+            self.aczre = 0 if end == self.szo else end
+
+
+def _pages_of(offset: int, length: int) -> tuple[int, int]:
+    """Pages touched by bytes [offset, offset+length)."""
+    return offset // P, -(-(offset + length) // P)
+
+
+def _in_range(offset: int, length: int, size: int) -> bool:
+    """range_check.h InRange: no uint64 overflow, offset <= size, offset+length <= size."""
+    return offset + length < _U64 and offset + length <= size
+
+
+def _page_list(first: int, end: int) -> str:
+    return f"page {first}" if end - first == 1 else f"pages {first}..{end - 1}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Handle checks (zircon/kernel/lib/syscalls/pager.cc)
+
+
+def _handle_status(step: Step, profile: str) -> int | None:
+    """Status of the handle lookups of a pager syscall, or None when they pass.
+
+    Order: pager lookup (type, then rights on 2024), VMO lookup (same), then the pager koid
+    match, which rejects VMOs of other pagers, plain VMOs, clones and slices.
+    """
+    rights_checked = profile == "2024"
+    for which in (step.pager, step.vmo):
+        if which in (Handle.INVALID, Handle.CLOSED):
+            return _BAD_HANDLE
+        if which is Handle.WRONG_TYPE:
+            return _WRONG_TYPE
+        if which is Handle.NO_RIGHTS and rights_checked:
+            return _ACCESS_DENIED
+    if step.pager is Handle.OTHER_PAGER or step.vmo in (
+            Handle.OTHER_PAGER, Handle.PLAIN_VMO, Handle.CLONE, Handle.SLICE):
+        return _INVALID_ARGS
+    return None
+
+
+def _signed64(value: int) -> int:
+    value %= _U64
+    return value - _U64 if value >= (1 << 63) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+
+
+@dataclass
+class _Out:
+    status: int | None
+    actual: int | None = None
+    avail: int | None = None
+    ranges: tuple[tuple[int, int, int], ...] | None = None
+    calls: int | None = None
+    modified: int | None = None
+    unavailable: str | None = None
+
+
+def _not_supplied(vmo: _Vmo, first: int, end: int) -> None:
+    """Raise for an access to unsupplied pages; detached VMOs fail instead (returns)."""
+    run = vmo.pages.first_in(first, end, lambda s: s is PageState.ABSENT)
+    if run is not None and not vmo.detached:
+        s, e, _ = run
+        raise _Blocked(s, e, f"{_page_list(s, e)} not supplied (a READ page request)",
+                       f"add `supply: [{s}, {e - s}]` before this step")
+
+
+def _has_absent(vmo: _Vmo, first: int, end: int) -> bool:
+    return vmo.pages.first_in(first, end, lambda s: s is PageState.ABSENT) is not None
+
+
+def _needs_dirty_request(vmo: _Vmo, first: int, end: int,
+                         ok: frozenset[PageState] = frozenset({PageState.DIRTY})) -> None:
+    """Under ZX_VMO_TRAP_DIRTY, making a page Dirty waits for a DIRTY request + OP_DIRTY."""
+    if not vmo.trap_dirty or vmo.profile == "2020":
+        return
+    run = vmo.pages.first_in(first, end, lambda s: s not in ok)
+    if run is not None:
+        s, e, state = run
+        raise _Blocked(s, e, f"{_page_list(s, e)} {state.name.lower()} in a trap_dirty VMO "
+                             "(a DIRTY page request)",
+                       f"add `op_dirty: [{s}, {e - s}]` before this step")
+
+
+def _write(vmo: _Vmo, offset: int, length: int) -> _Out:
+    if not _in_range(offset, length, vmo.size_bytes):
+        return _Out(_OUT_OF_RANGE)
+    if length == 0:
+        return _Out(_OK)
+    first, end = _pages_of(offset, length)
+    _not_supplied(vmo, first, end)
+    if _has_absent(vmo, first, end):
+        return _Out(_BAD_STATE)  # detached: the fault fails (page_source.cc)
+    if vmo.trap_dirty and vmo.detached and vmo.profile != "2020" and vmo.pages.first_in(
+            first, end, lambda s: s is not PageState.DIRTY) is not None:
+        return _Out(_BAD_STATE)  # a DIRTY request on a detached source fails
+    _needs_dirty_request(vmo, first, end)
+    vmo.pages.assign(first, end, PageState.DIRTY)
+    vmo.modified = True
+    return _Out(_OK)
+
+
+def _read(vmo: _Vmo, offset: int, length: int) -> _Out:
+    if not _in_range(offset, length, vmo.size_bytes):
+        return _Out(_OUT_OF_RANGE)
+    if length == 0:
+        return _Out(_OK)
+    first, end = _pages_of(offset, length)
+    _not_supplied(vmo, first, end)
+    if _has_absent(vmo, first, end):
+        return _Out(_BAD_STATE)
+    return _Out(_OK)
+
+
+def _commit(vmo: _Vmo, offset: int, length: int) -> _Out:
+    if not _in_range(offset, length, vmo.size_bytes):
+        return _Out(_OUT_OF_RANGE)
+    if length == 0:
+        return _Out(_OK)
+    first, end = _pages_of(offset, length)
+    _not_supplied(vmo, first, end)
+    if _has_absent(vmo, first, end):
+        return _Out(_BAD_STATE)
+    # Committing a dirty zero range allocates pages that must be Dirty; under TRAP_DIRTY that
+    # is modelled as needing a DIRTY request (conservative, docs/model.md).
+    _needs_dirty_request(vmo, first, end, ok=frozenset(PageState) - _ZEROES)
+
+    def commit(s: PageState) -> PageState:
+        if s in _ZEROES:
+            return PageState.DIRTY
+        if s is PageState.MARKER:
+            return PageState.CLEAN
+        return s
+
+    vmo.pages.transform(first, end, commit)
+    return _Out(_OK)
+
+
+def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
+    if not _in_range(offset, length, vmo.size_bytes):
+        return _Out(_OUT_OF_RANGE)
+    if length == 0:
+        return _Out(_OK)
+    first, end = _pages_of(offset, length)
+    whole_first, whole_end = -(-offset // P), (offset + length) // P
+    partial = [p for p in sorted({first, end - 1})
+               if not whole_first <= p < whole_end]
+    pages = vmo.pages
+    if vmo.profile == "2020":
+        # Not measured on a real 2020 kernel: modelled as a plain write of zeroes.
+        _not_supplied(vmo, first, end)
+        if _has_absent(vmo, first, end):
+            return _Out(_BAD_STATE)
+        pages.assign(first, end, PageState.DIRTY)
+        vmo.modified = True
+        return _Out(_OK)
+    # Partial pages are written with zeroes unless they already read as zero
+    # (VmObjectPaged::ZeroPartialPage, PageWouldReadZeroLocked).
+    for p in partial:
+        state = next(pages.runs(p, p + 1))[2]
+        if state in _READS_ZERO:
+            continue
+        _not_supplied(vmo, p, p + 1)
+        if state is PageState.ABSENT:
+            return _Out(_BAD_STATE)
+        _needs_dirty_request(vmo, p, p + 1)
+    if whole_first < whole_end:
+        if vmo.e2:
+            # Whole pages become a dirty zero interval; clean zero markers stay as they are.
+            if vmo.trap_dirty:
+                run = pages.first_in(whole_first, whole_end, lambda s: s in (
+                    PageState.ABSENT, PageState.CLEAN, PageState.AWAITING))
+                if run is not None:
+                    s, e, state = run
+                    raise _Blocked(s, e, f"{_page_list(s, e)} {state.name.lower()} in a "
+                                         "trap_dirty VMO (zeroing may need a DIRTY request)",
+                                   f"add `op_dirty: [{s}, {e - s}]` before this step "
+                                   "(supply first if needed)")
+        elif whole_end < vmo.szo:
+            # E1 below supply_zero_offset_: pages are looked up for write and zeroed in place.
+            _not_supplied(vmo, whole_first, whole_end)
+            if _has_absent(vmo, whole_first, whole_end):
+                return _Out(_BAD_STATE)
+            _needs_dirty_request(vmo, whole_first, whole_end,
+                                 ok=frozenset({PageState.DIRTY, PageState.MARKER}))
+    # All checks passed: apply.
+    for p in partial:
+        state = next(pages.runs(p, p + 1))[2]
+        if state in _READS_ZERO:
+            continue
+        pages.assign(p, p + 1, PageState.DIRTY)
+    if whole_first < whole_end:
+        if vmo.e2:
+            pages.transform(whole_first, whole_end,
+                            lambda s: s if s is PageState.MARKER else PageState.ZERO)
+        elif whole_first < vmo.szo <= whole_end:
+            vmo.update_szo(whole_first)
+            pages.assign(whole_first, whole_end, PageState.ZERO)
+        elif vmo.szo <= whole_first:
+            pages.assign(whole_first, whole_end, PageState.ZERO)
+        else:
+            pages.transform(whole_first, whole_end,
+                            lambda s: s if s is PageState.MARKER else PageState.DIRTY)
+    vmo.modified = True
+    return _Out(_OK)
+
+
+def _resize(vmo: _Vmo, new_size_bytes: int) -> _Out:
+    if not vmo.resizable:
+        return _Out(_UNAVAILABLE)
+    new = new_size_bytes // P
+    old = vmo.pages.size_pages
+    if new < old:
+        if vmo.e1:
+            if new < vmo.szo:
+                vmo.update_szo(new)
+            else:
+                vmo.consider_trim_aczre(new)
+        vmo.pages.resize(new, PageState.ABSENT)
+    elif new > old:
+        # The new tail is dirty and zero (both eras); a 2020 kernel has no such tail.
+        fill = PageState.ABSENT if vmo.profile == "2020" else PageState.ZERO
+        vmo.pages.resize(new, fill)
+    vmo.modified = True
+    return _Out(_OK)
+
+
+def _supply(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    offset, length = step.offset_bytes, step.length_bytes
+    if offset % P or length % P:
+        return _Out(_INVALID_ARGS)
+    handle = _handle_status(step, profile)
+    if handle is not None:
+        return _Out(handle)
+    if not _in_range(offset, length, vmo.size_bytes):
+        return _Out(_OUT_OF_RANGE)
+    fill = PageState.CLEAN if step.kind is StepKind.SUPPLY else PageState.MARKER
+    # Only absent pages are filled; present pages and dirty zero ranges are skipped silently.
+    vmo.pages.transform(offset // P, (offset + length) // P,
+                        lambda s: fill if s is PageState.ABSENT else s)
+    return _Out(_OK)
+
+
+def _op_range(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    """zx_pager_op_range: alignment, handles, op and data, then the op itself."""
+    offset, length = step.offset_bytes, step.length_bytes
+    if offset % P or length % P:
+        return _Out(_INVALID_ARGS)
+    handle = _handle_status(step, profile)
+    if handle is not None:
+        return _Out(handle)
+    data = step.data or 0
+    kind = step.kind
+    first, end = offset // P, (offset + length) // P
+    in_range = _in_range(offset, length, vmo.size_bytes)
+    if kind is StepKind.OP_FAIL:
+        signed = _signed64(data)
+        codes = _FAIL_CODES_2020 if profile == "2020" else _FAIL_CODES
+        if not -(1 << 31) <= signed < (1 << 31) or signed not in codes:
+            return _Out(_INVALID_ARGS)
+        if not in_range:
+            return _Out(_OUT_OF_RANGE)
+        if vmo.detached and vmo.e2:
+            return _Out(_BAD_STATE)
+        return _Out(_OK)
+    if profile == "2020":
+        return _Out(_NOT_SUPPORTED)  # ops 2..4 did not exist (facts section 7)
+    if kind is StepKind.OP_DIRTY:
+        if data != 0:
+            return _Out(_INVALID_ARGS)
+        if vmo.e2:
+            if not in_range:
+                return _Out(_OUT_OF_RANGE)
+            if not vmo.trap_dirty:
+                return _Out(_NOT_SUPPORTED)
+            if vmo.detached:
+                return _Out(_BAD_STATE)
+        else:
+            if not vmo.trap_dirty:
+                return _Out(_NOT_SUPPORTED)
+            if not in_range:
+                return _Out(_OUT_OF_RANGE)
+        if _has_absent(vmo, first, end):
+            return _Out(_NOT_FOUND)
+        vmo.pages.assign(first, end, PageState.DIRTY)
+        return _Out(_OK)
+    if kind in (StepKind.WRITEBACK_BEGIN, StepKind.WRITEBACK_BEGIN_ZERO):
+        if data not in (0, zx.ZX_VMO_DIRTY_RANGE_IS_ZERO):
+            return _Out(_INVALID_ARGS)
+        if not in_range:
+            return _Out(_OUT_OF_RANGE)
+        _writeback_begin(vmo, first, end, is_zero=data == zx.ZX_VMO_DIRTY_RANGE_IS_ZERO)
+        return _Out(_OK)
+    # WRITEBACK_END
+    if data != 0:
+        return _Out(_INVALID_ARGS)
+    if not in_range:
+        return _Out(_OUT_OF_RANGE)
+    _writeback_end(vmo, first, end)
+    return _Out(_OK)
+
+
+def _writeback_begin(vmo: _Vmo, first: int, end: int, *, is_zero: bool) -> None:
+    if first >= end:
+        return
+    pages = vmo.pages
+    if vmo.e2:
+        def begin(s: PageState) -> PageState:
+            if s is PageState.ZERO:
+                return PageState.ZERO_AWAITING
+            if s is PageState.DIRTY and not is_zero:
+                return PageState.AWAITING
+            return s
+
+        pages.transform(first, end, begin)
+        return
+    # E1 (VmCowPages::WritebackBeginLocked, tail model).
+    if not is_zero:
+        pages.transform(first, end,
+                        lambda s: PageState.AWAITING if s is PageState.DIRTY else s)
+    if vmo.aczre == 0:
+        if first <= vmo.szo < end:
+            vmo.aczre = end
+    elif first <= vmo.aczre < end:
+        vmo.aczre = end
+
+
+def _writeback_end(vmo: _Vmo, first: int, end: int) -> None:
+    if first >= end:
+        return
+    pages = vmo.pages
+    if vmo.e2:
+        def finish(s: PageState) -> PageState:
+            if s is PageState.AWAITING:
+                return PageState.CLEAN
+            if s is PageState.ZERO_AWAITING:
+                return PageState.ABSENT  # a cleaned zero range is "not supplied" again
+            return s
+
+        pages.transform(first, end, finish)
+        return
+    # E1 (VmCowPages::WritebackEndLocked, tail model).
+    szo = vmo.szo
+    if first > szo:
+        return
+    if first < szo:
+        pages.transform(first, min(end, szo),
+                        lambda s: PageState.CLEAN if s is PageState.AWAITING else s)
+    if end <= szo or vmo.aczre == 0:
+        return
+    zero_end = min(vmo.aczre, end)
+
+    def finish_tail(s: PageState) -> PageState:
+        if s is PageState.AWAITING:
+            return PageState.CLEAN
+        if s is PageState.ZERO:
+            return PageState.ABSENT
+        return s
+
+    pages.transform(szo, zero_end, finish_tail)
+    vmo.update_szo(zero_end)
+
+
+def _detach(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    handle = _handle_status(step, profile)
+    if handle is not None:
+        return _Out(handle)
+    # Clean pages and clean zero markers go; Dirty, AwaitingClean and dirty zero ranges stay.
+    vmo.pages.transform(0, vmo.pages.size_pages, lambda s: PageState.ABSENT if s in (
+        PageState.CLEAN, PageState.MARKER) else s)
+    vmo.detached = True
+    return _Out(_OK)
+
+
+def _stats(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    if profile == "2020":
+        return _Out(None, unavailable=STATS_SYSCALL)
+    handle = _handle_status(step, profile)
+    if handle is not None:
+        return _Out(handle)
+    modified = int(vmo.modified)
+    if step.reset:
+        vmo.modified = False
+    return _Out(_OK, modified=modified)
+
+
+def dirty_ranges(vmo: _Vmo, first: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """Dirty ranges over pages [first, end): (first_page, end_page, options), merged.
+
+    Committed Dirty/AwaitingClean runs merge; dirty zero runs are reported apart with
+    ZX_VMO_DIRTY_RANGE_IS_ZERO even when adjacent (facts section 2 item 6).
+    """
+    cur_first = cur_end = -1
+    cur_opt = -1
+    dirty = _COMMITTED_DIRTY
+    zeroes = _ZEROES
+    for s, e, state in vmo.pages.runs(first, end):
+        if state in dirty:
+            opt = 0
+        elif state in zeroes:
+            opt = 1
+        else:
+            continue
+        if opt == cur_opt and s == cur_end:
+            cur_end = e
+            continue
+        if cur_opt >= 0:
+            yield cur_first, cur_end, cur_opt
+        cur_first, cur_end, cur_opt = s, e, opt
+    if cur_opt >= 0:
+        yield cur_first, cur_end, cur_opt
+
+
+def _e1_try_advance_szo(vmo: _Vmo, first: int, end: int) -> None:
+    """EnumerateDirtyRangesLocked first moves supply_zero_offset_ over committed pages."""
+    if not first <= vmo.szo < end:
+        return
+    new = vmo.szo
+    for s, e, state in vmo.pages.runs(vmo.szo, end):
+        if state not in _COMMITTED_DIRTY or s != new:
+            break
+        new = e
+    if new != vmo.szo:
+        vmo.update_szo(new)
+
+
+def _query_once(vmo: _Vmo, offset: int, length: int, buffer_size: int | None,
+                buffer_null: bool, actual_null: bool, avail_null: bool) -> _Out:
+    """One zx_pager_query_dirty_ranges after the handle checks."""
+    if not _in_range(offset, length, vmo.size_bytes):
+        return _Out(_OUT_OF_RANGE)
+    first, end = _pages_of(offset, length)
+    if vmo.e1:
+        _e1_try_advance_szo(vmo, first, end)
+    written: list[tuple[int, int, int]] = []
+    total = 0
+    for s, e, opt in dirty_ranges(vmo, first, end):
+        if buffer_size is not None and (len(written) + 1) * zx.DIRTY_RANGE_SIZE > buffer_size:
+            if avail_null:
+                break
+            total += 1
+            continue
+        if buffer_null:
+            return _Out(_INVALID_ARGS)  # the copy-out faults and SoftFault fails
+        written.append((s * P, (e - s) * P, opt))
+        total += 1
+    return _Out(_OK, actual=None if actual_null else len(written),
+                avail=None if avail_null else total, ranges=tuple(written))
+
+
+def _query(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    if profile == "2020":
+        return _Out(None, unavailable=QUERY_SYSCALL)
+    handle = _handle_status(step, profile)
+    if handle is not None:
+        return _Out(handle)
+    q = step.query
+    assert q is not None
+    offset = q.offset_bytes if q.offset_bytes is not None else 0
+    length = (q.length_bytes if q.length_bytes is not None
+              else max(vmo.size_bytes - offset, 0))
+    return _query_once(vmo, offset, length, q.buffer_size, q.buffer_null, q.actual_null,
+                       q.avail_null)
+
+
+def _query_all(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    """The documented loop: query from the end of the last range until actual == avail."""
+    if profile == "2020":
+        return _Out(None, unavailable=QUERY_SYSCALL)
+    entries = step.buffer_entries or 1
+    offset = 0
+    calls = 0
+    collected: list[tuple[int, int, int]] = []
+    while True:
+        out = _query_once(vmo, offset, max(vmo.size_bytes - offset, 0),
+                          entries * zx.DIRTY_RANGE_SIZE, False, False, False)
+        calls += 1
+        if out.status != _OK:
+            return _Out(out.status, calls=calls, ranges=tuple(collected))
+        assert out.ranges is not None and out.actual is not None
+        collected.extend(out.ranges)
+        if out.actual == out.avail or not out.ranges:
+            return _Out(_OK, actual=out.actual, avail=out.avail, ranges=tuple(collected),
+                        calls=calls)
+        last = out.ranges[-1]
+        offset = last[0] + last[1]
+
+
+def _run_step(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    kind = step.kind
+    if kind in (StepKind.SUPPLY, StepKind.SUPPLY_ZERO):
+        return _supply(vmo, step, profile)
+    if kind in (StepKind.WRITE, StepKind.WRITE_BYTES):
+        return _write(vmo, step.offset_bytes, step.length_bytes)
+    if kind is StepKind.READ:
+        return _read(vmo, step.offset_bytes, step.length_bytes)
+    if kind in (StepKind.OP_DIRTY, StepKind.OP_FAIL, StepKind.WRITEBACK_BEGIN,
+                StepKind.WRITEBACK_BEGIN_ZERO, StepKind.WRITEBACK_END):
+        return _op_range(vmo, step, profile)
+    if kind is StepKind.OP_ZERO:
+        return _op_zero(vmo, step.offset_bytes, step.length_bytes)
+    if kind is StepKind.COMMIT:
+        return _commit(vmo, step.offset_bytes, step.length_bytes)
+    if kind is StepKind.RESIZE:
+        assert step.new_size_bytes is not None
+        return _resize(vmo, step.new_size_bytes)
+    if kind is StepKind.DETACH:
+        return _detach(vmo, step, profile)
+    if kind is StepKind.STATS:
+        return _stats(vmo, step, profile)
+    if kind is StepKind.QUERY:
+        return _query(vmo, step, profile)
+    return _query_all(vmo, step, profile)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+
+
+@dataclass(frozen=True)
+class _Block:
+    step: Step
+    first: int
+    end: int
+    why: str
+    fix: str
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise InputError(f"unknown ABI profile {profile!r}; known profiles: "
+                         f"{', '.join(PROFILES)}")
+
+
+def _simulate(scenario: Scenario, profile: str) -> tuple[ScenarioPrediction, _Block | None]:
+    _check_profile(profile)
+    spec = scenario.vmo
+    if spec.trap_dirty and profile == "2020":
+        # ZX_VMO_TRAP_DIRTY did not exist: zx_pager_create_vmo rejects it (facts section 7).
+        return (ScenarioPrediction(scenario.name, profile, (),
+                                   setup_error=("create_vmo", _INVALID_ARGS)), None)
+    vmo = _Vmo(profile=profile, trap_dirty=spec.trap_dirty, resizable=spec.resizable,
+               pages=PageMap(spec.pages, PageState.ABSENT), szo=spec.pages)
+    steps: list[StepPrediction] = []
+    for step in scenario.steps:
+        try:
+            out = _run_step(vmo, step, profile)
+        except _Blocked as blocked:
+            return (ScenarioPrediction(scenario.name, profile, tuple(steps)),
+                    _Block(step, blocked.first, blocked.end, blocked.why, blocked.fix))
+        steps.append(StepPrediction(
+            index=step.index, op=step.op, status=out.status, actual=out.actual,
+            avail=out.avail, ranges=out.ranges, calls=out.calls, modified=out.modified,
+            unavailable=out.unavailable))
+    return ScenarioPrediction(scenario.name, profile, tuple(steps)), None
+
+
+def _block_message(scenario: Scenario, block: _Block, profiles: list[str]) -> str:
+    step = block.step
+    return (f"{step.location}: scenario '{scenario.name}': step {step.index} ({step.op}): "
+            f"would block on profile {', '.join(profiles)}: {block.why}; {block.fix}, "
+            "or restrict the scenario with `abi:`")
+
+
+def predict(scenario: Scenario, profile: str) -> ScenarioPrediction:
+    """Predict every step of ``scenario`` on ``profile``.
+
+    :raises InputError: for an unknown profile.
+    :raises ScenarioError: when a step would block on a page request (see validation_problems).
+    """
+    prediction, block = _simulate(scenario, profile)
+    if block is not None:
+        raise ScenarioError(_block_message(scenario, block, [profile]))
+    return prediction
+
+
+def validation_problems(file: ScenarioFile) -> list[str]:
+    """Steps that would block on a page request, for every profile a scenario applies to.
+
+    Each message names file:line, scenario, step (index and key), the pages and the fix.
+    """
+    problems: list[str] = []
+    for scenario in file.scenarios:
+        by_message: dict[tuple[int, str, str], list[str]] = {}
+        for profile in PROFILES:
+            if not scenario.applies_to(profile):
+                continue
+            _, block = _simulate(scenario, profile)
+            if block is not None:
+                key = (block.step.index, block.why, block.fix)
+                by_message.setdefault(key, []).append(profile)
+        for (index, why, fix), profiles in by_message.items():
+            block = _Block(scenario.steps[index], 0, 0, why, fix)
+            problems.append(_block_message(scenario, block, profiles))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Expectations
+
+
+def _show(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"[{o // P if o % P == 0 else o}, "
+                               f"{n // P if n % P == 0 else n}, {x}]"
+                               for o, n, x in value) + "]"
+    return "n/a" if value is None else str(value)
+
+
+def expect_disagreements(scenario: Scenario, prediction: ScenarioPrediction) -> list[str]:
+    """Where the scenario's ``expect:`` values differ from the model, one message each.
+
+    Steps the profile cannot run (unavailable syscalls, a failed setup) are not compared.
+    """
+    out: list[str] = []
+    if prediction.setup_error is not None:
+        return out
+    for step, pred in zip(scenario.steps, prediction.steps, strict=False):
+        exp = step.expect
+        if exp is None or pred.unavailable is not None:
+            continue
+        where = (f"{step.location}: scenario '{scenario.name}': step {step.index} "
+                 f"({step.op})")
+        if exp.status is not None and exp.status != pred.status:
+            out.append(f"{where}: status: expected {zx.status_name(exp.status)}, model "
+                       f"{'n/a' if pred.status is None else zx.status_name(pred.status)} "
+                       f"(profile {prediction.profile})")
+        for key in ("actual", "avail", "calls", "modified", "ranges"):
+            want = getattr(exp, key)
+            got = getattr(pred, key)
+            if want is not None and want != got:
+                out.append(f"{where}: {key}: expected {_show(want)}, model {_show(got)} "
+                           f"(profile {prediction.profile}; ranges in pages when aligned)")
+    return out
