@@ -1,0 +1,269 @@
+// The one implementation of the guest record format (docs/protocol.md, version 1):
+//
+//   @RIG1 <nonce> <seq> <kind> <key=value> ... ~<crc32 hex8>\n
+//
+// Every record is built whole in a local buffer, never longer than RIG_RECORD_MAX bytes, and
+// written with one rig_output_write() call so the debuglog (224 bytes per write) never cuts it.
+#include <rig/record.h>
+
+#define RIG_PREFIX "@RIG1 "
+#define NONCE_LEN 16u
+// Room kept free at the end of every record: " ovf=1" (a field did not fit) and " ~xxxxxxxx".
+#define TRAILER_RESERVE 16u
+
+static uint32_t g_seq;
+static char g_nonce[NONCE_LEN + 1];
+
+typedef struct rec {
+  char buf[RIG_RECORD_MAX + 2];  // + '\n' + NUL
+  size_t len;
+  int overflow;  // a field was left out because it did not fit
+} rec_t;
+
+// ---- CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320; equals zlib's crc32) -----------------
+
+uint32_t rig_crc32(const void* data, size_t len) {
+  // Four-bit table: small enough to keep in .rodata of a freestanding program.
+  static const uint32_t table[16] = {
+      0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
+      0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+      0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu,
+  };
+  const unsigned char* p = (const unsigned char*)data;
+  uint32_t crc = 0xffffffffu;
+  for (size_t i = 0; i < len; i++) {
+    crc ^= p[i];
+    crc = (crc >> 4) ^ table[crc & 0xfu];
+    crc = (crc >> 4) ^ table[crc & 0xfu];
+  }
+  return crc ^ 0xffffffffu;
+}
+
+// ---- Formatting ----------------------------------------------------------------------------------
+
+static size_t fmt_u64(char* out, uint64_t v, unsigned base) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    unsigned d = (unsigned)(v % base);
+    tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + (d - 10));
+    v /= base;
+  } while (v != 0);
+  for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+static size_t fmt_i64(char* out, int64_t v) {
+  if (v < 0) {
+    out[0] = '-';
+    // Negate in unsigned arithmetic so INT64_MIN does not overflow.
+    return 1 + fmt_u64(out + 1, (uint64_t)0 - (uint64_t)v, 10);
+  }
+  return fmt_u64(out, (uint64_t)v, 10);
+}
+
+// Append `n` bytes if the record keeps TRAILER_RESERVE bytes free; else remember the overflow.
+static void rec_put(rec_t* r, const char* s, size_t n) {
+  if (r->len + n + TRAILER_RESERVE > RIG_RECORD_MAX) {
+    r->overflow = 1;
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    // Values never contain spaces or control bytes: the parser splits on spaces.
+    r->buf[r->len++] = (c > ' ' && c < 0x7f) ? c : '?';
+  }
+}
+
+static int rec_fits(const rec_t* r, size_t n) {
+  return r->len + n + TRAILER_RESERVE <= RIG_RECORD_MAX;
+}
+
+static void rec_begin(rec_t* r, const char* kind) {
+  char num[24];
+  size_t n;
+  r->len = 0;
+  r->overflow = 0;
+  for (const char* p = RIG_PREFIX; *p; p++) r->buf[r->len++] = *p;
+  for (size_t i = 0; i < NONCE_LEN; i++) r->buf[r->len++] = g_nonce[i];
+  r->buf[r->len++] = ' ';
+  n = fmt_u64(num, g_seq, 10);
+  for (size_t i = 0; i < n; i++) r->buf[r->len++] = num[i];
+  r->buf[r->len++] = ' ';
+  for (const char* p = kind; *p; p++) r->buf[r->len++] = *p;
+}
+
+// " key=value" as one unit: a field is printed whole or not at all.
+static void rec_field_str(rec_t* r, const char* key, const char* value) {
+  char tmp[RIG_RECORD_MAX];
+  size_t n = 0;
+  tmp[n++] = ' ';
+  for (const char* p = key; *p && n < sizeof(tmp) - 1; p++) tmp[n++] = *p;
+  if (n < sizeof(tmp) - 1) tmp[n++] = '=';
+  for (const char* p = value; *p && n < sizeof(tmp); p++) tmp[n++] = *p;
+  rec_put(r, tmp, n);
+}
+
+static void rec_field_num(rec_t* r, const char* key, int64_t sv, uint64_t uv, int is_signed) {
+  char tmp[64];
+  size_t n = 0;
+  tmp[n++] = ' ';
+  for (const char* p = key; *p && n < 32; p++) tmp[n++] = *p;
+  tmp[n++] = '=';
+  n += is_signed ? fmt_i64(tmp + n, sv) : fmt_u64(tmp + n, uv, 10);
+  rec_put(r, tmp, n);
+}
+
+static void rec_field_u(rec_t* r, const char* key, uint64_t v) { rec_field_num(r, key, 0, v, 0); }
+static void rec_field_i(rec_t* r, const char* key, int64_t v) { rec_field_num(r, key, v, 0, 1); }
+
+// Close the record (overflow marker, CRC), write it, advance the sequence number.
+static void rec_end(rec_t* r) {
+  char crc_hex[8];
+  if (r->overflow) {
+    const char* ovf = " ovf=1";
+    for (const char* p = ovf; *p; p++) r->buf[r->len++] = *p;
+  }
+  r->buf[r->len++] = ' ';
+  uint32_t crc = rig_crc32(r->buf, r->len);
+  for (int i = 7; i >= 0; i--) {
+    crc_hex[i] = "0123456789abcdef"[crc & 0xfu];
+    crc >>= 4;
+  }
+  r->buf[r->len++] = '~';
+  for (int i = 0; i < 8; i++) r->buf[r->len++] = crc_hex[i];
+  r->buf[r->len++] = '\n';
+  r->buf[r->len] = '\0';
+  rig_output_write(r->buf, r->len);
+  g_seq++;
+}
+
+// ---- Records -------------------------------------------------------------------------------------
+
+static int is_nonce(const char* s) {
+  if (s == NULL) return 0;
+  for (size_t i = 0; i < NONCE_LEN; i++) {
+    char c = s[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+  }
+  return s[NONCE_LEN] == '\0';
+}
+
+void rig_record_hello(const char* builtin_id, uint32_t scenarios) {
+  const char* from_cmdline = rig_env_get("rig.nonce");
+  const char* src = "cmdline";
+  const char* nonce = from_cmdline;
+  if (!is_nonce(nonce)) {
+    nonce = builtin_id;
+    src = "builtin";
+  }
+  for (size_t i = 0; i < NONCE_LEN; i++) {
+    char c = (nonce != NULL && is_nonce(nonce)) ? nonce[i] : '0';
+    g_nonce[i] = c;
+  }
+  g_nonce[NONCE_LEN] = '\0';
+
+  const rig_runtime_info_t* info = rig_runtime_info();
+  rec_t r;
+  rec_begin(&r, "hello");
+  rec_field_str(&r, "prog", is_nonce(builtin_id) ? builtin_id : "0000000000000000");
+  rec_field_str(&r, "nonce_src", src);
+  rec_field_str(&r, "out", (info && info->output) ? info->output : "unknown");
+  rec_field_u(&r, "page", info ? info->page_size : 0);
+  rec_field_u(&r, "scenarios", scenarios);
+  rec_field_str(&r, "vdso", (info && info->vdso) ? info->vdso : "unknown");
+  rec_end(&r);
+}
+
+void rig_record_sbeg(uint32_t s, uint32_t steps, const char* name) {
+  rec_t r;
+  rec_begin(&r, "sbeg");
+  rec_field_u(&r, "s", s);
+  rec_field_u(&r, "steps", steps);
+  rec_field_str(&r, "name", name);
+  rec_end(&r);
+}
+
+void rig_record_err(uint32_t s, const char* what, zx_status_t status) {
+  rec_t r;
+  rec_begin(&r, "err");
+  rec_field_u(&r, "s", s);
+  rec_field_str(&r, "what", what);
+  rec_field_i(&r, "st", status);
+  rec_end(&r);
+}
+
+void rig_record_send(uint32_t s, uint32_t steps) {
+  rec_t r;
+  rec_begin(&r, "send");
+  rec_field_u(&r, "s", s);
+  rec_field_u(&r, "steps", steps);
+  rec_end(&r);
+}
+
+void rig_record_skip(uint32_t s, uint32_t t, const char* sys) {
+  rec_t r;
+  rec_begin(&r, "skip");
+  rec_field_u(&r, "s", s);
+  rec_field_u(&r, "t", t);
+  rec_field_str(&r, "why", "unavailable");
+  rec_field_str(&r, "sys", sys);
+  rec_end(&r);
+}
+
+void rig_record_bye(uint32_t scenarios) {
+  rec_t r;
+  rec_begin(&r, "bye");
+  rec_field_u(&r, "scenarios", scenarios);
+  rec_field_u(&r, "records", g_seq);
+  rec_end(&r);
+}
+
+// " <off_hex>:<len_hex>:<opt_hex>"
+static size_t fmt_range(char* out, const zx_vmo_dirty_range_t* range) {
+  size_t n = 0;
+  out[n++] = ' ';
+  n += fmt_u64(out + n, range->offset, 16);
+  out[n++] = ':';
+  n += fmt_u64(out + n, range->length, 16);
+  out[n++] = ':';
+  n += fmt_u64(out + n, range->options, 16);
+  return n;
+}
+
+void rig_record_step(const rig_step_result_t* res) {
+  rec_t r;
+  rec_begin(&r, "step");
+  rec_field_u(&r, "s", res->s);
+  rec_field_u(&r, "t", res->t);
+  rec_field_i(&r, "st", res->status);
+  if (res->fields & RIG_F_ACTUAL) rec_field_u(&r, "actual", res->actual);
+  if (res->fields & RIG_F_AVAIL) rec_field_u(&r, "avail", res->avail);
+  if (res->fields & RIG_F_CALLS) rec_field_u(&r, "calls", res->calls);
+  if (res->fields & RIG_F_MODIFIED) rec_field_u(&r, "modified", res->modified);
+  size_t nr = (res->fields & RIG_F_RANGES) && res->ranges != NULL ? res->nr : 0;
+  if (res->fields & RIG_F_RANGES) rec_field_u(&r, "nr", nr);
+  rec_end(&r);
+
+  // Ranges: up to RIG_RANGES_PER_RECORD per `rng` record, fewer if the next would not fit
+  // (only with huge offsets); every record carries at least one range, so this terminates.
+  size_t k = 0;
+  while (k < nr) {
+    rec_begin(&r, "rng");
+    rec_field_u(&r, "s", res->s);
+    rec_field_u(&r, "t", res->t);
+    rec_field_u(&r, "at", k);
+    size_t in_record = 0;
+    while (k < nr && in_record < RIG_RANGES_PER_RECORD) {
+      char tok[72];
+      size_t n = fmt_range(tok, &res->ranges[k]);
+      if (in_record > 0 && !rec_fits(&r, n)) break;
+      rec_put(&r, tok, n);
+      k++;
+      in_record++;
+    }
+    rec_end(&r);
+  }
+}
+
+uint32_t rig_record_count(void) { return g_seq; }

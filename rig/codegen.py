@@ -1,0 +1,533 @@
+"""Render scenario files into the C source of one guest test program (jinja2 to C text).
+
+One program per suite, ABI profile and arch: every scenario whose ``abi`` lists the profile, in
+order, each in its own C function on a fresh pager, port and VMO; each step one block making
+exactly the syscall the scenario contract names, once, and reporting through the record API of
+``guest/include/rig/record.h`` (docs/protocol.md). Templates live in ``guest/templates/``.
+
+This module is pure: it reads the templates and returns text; it never compiles or writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from rig import zx
+from rig.errors import InputError
+from rig.scenario import (
+    ABI_PROFILES,
+    DATA_STEPS,
+    RANGE_STEPS,
+    Expect,
+    Handle,
+    QueryArgs,
+    Scenario,
+    ScenarioFile,
+    Step,
+    StepKind,
+)
+
+LOG = logging.getLogger(__name__)
+
+GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
+TEMPLATE_DIR = GUEST_DIR / "templates"
+PROGRAM_TEMPLATE = "program.c.j2"
+PROTOCOL_VERSION = 1
+ARCHES = ("x86_64", "arm64")
+BUILTIN_ID_LEN = 16  # hex digits of program_id used as the built-in nonce
+_ID_PLACEHOLDER = "0" * 64
+
+# The syscall each step makes (scenario contract), for RIG_HAS() and `skip sys=`.
+SYSCALL_BY_KIND: dict[StepKind, str] = {
+    StepKind.SUPPLY: "zx_pager_supply_pages",
+    StepKind.SUPPLY_ZERO: "zx_pager_supply_pages",
+    StepKind.WRITE: "zx_vmo_write",
+    StepKind.WRITE_BYTES: "zx_vmo_write",
+    StepKind.READ: "zx_vmo_read",
+    StepKind.OP_DIRTY: "zx_pager_op_range",
+    StepKind.OP_FAIL: "zx_pager_op_range",
+    StepKind.WRITEBACK_BEGIN: "zx_pager_op_range",
+    StepKind.WRITEBACK_BEGIN_ZERO: "zx_pager_op_range",
+    StepKind.WRITEBACK_END: "zx_pager_op_range",
+    StepKind.OP_ZERO: "zx_vmo_op_range",
+    StepKind.COMMIT: "zx_vmo_op_range",
+    StepKind.RESIZE: "zx_vmo_set_size",
+    StepKind.DETACH: "zx_pager_detach_vmo",
+    StepKind.STATS: "zx_pager_query_vmo_stats",
+    StepKind.QUERY: "zx_pager_query_dirty_ranges",
+    StepKind.QUERY_ALL: "zx_pager_query_dirty_ranges",
+}
+
+_PAGER_OP: dict[StepKind, str] = {
+    StepKind.OP_DIRTY: "ZX_PAGER_OP_DIRTY",
+    StepKind.OP_FAIL: "ZX_PAGER_OP_FAIL",
+    StepKind.WRITEBACK_BEGIN: "ZX_PAGER_OP_WRITEBACK_BEGIN",
+    StepKind.WRITEBACK_BEGIN_ZERO: "ZX_PAGER_OP_WRITEBACK_BEGIN",
+    StepKind.WRITEBACK_END: "ZX_PAGER_OP_WRITEBACK_END",
+}
+_VMO_OP: dict[StepKind, str] = {
+    StepKind.OP_ZERO: "ZX_VMO_OP_ZERO",
+    StepKind.COMMIT: "ZX_VMO_OP_COMMIT",
+}
+
+# (C expression, RIG_NEED_* bit or None) for each handle variant, per argument.
+_PAGER_HANDLES: dict[Handle, tuple[str, str | None]] = {
+    Handle.VALID: ("fx.pager", None),
+    Handle.INVALID: ("ZX_HANDLE_INVALID", None),
+    Handle.CLOSED: ("fx.closed", "RIG_NEED_CLOSED"),
+    Handle.WRONG_TYPE: ("fx.port", None),
+    Handle.OTHER_PAGER: ("fx.other_pager", "RIG_NEED_OTHER_PAGER"),
+    Handle.NO_RIGHTS: ("fx.pager_no_rights", "RIG_NEED_PAGER_NO_RIGHTS"),
+}
+_VMO_HANDLES: dict[Handle, tuple[str, str | None]] = {
+    Handle.VALID: ("fx.vmo", None),
+    Handle.INVALID: ("ZX_HANDLE_INVALID", None),
+    Handle.CLOSED: ("fx.closed", "RIG_NEED_CLOSED"),
+    Handle.WRONG_TYPE: ("fx.port", None),
+    Handle.OTHER_PAGER: ("fx.other_vmo", "RIG_NEED_OTHER_VMO"),
+    Handle.PLAIN_VMO: ("fx.plain_vmo", "RIG_NEED_PLAIN_VMO"),
+    Handle.CLONE: ("fx.clone", "RIG_NEED_CLONE"),
+    Handle.SLICE: ("fx.slice", "RIG_NEED_SLICE"),
+    Handle.NO_RIGHTS: ("fx.vmo_no_rights", "RIG_NEED_VMO_NO_RIGHTS"),
+}
+
+
+@dataclass(frozen=True)
+class ProgramScenario:
+    """One scenario as placed in the program."""
+
+    index: int  # order in the program (the `s=` of records)
+    name: str
+    file: str  # the scenario file it came from (ScenarioFile.path)
+    steps: int
+
+
+@dataclass(frozen=True)
+class RenderedProgram:
+    """The C source of one test program and what the host needs to read its records.
+
+    ``program_id`` is the sha256 hex digest of ``c_source`` with the two id literals in it (the
+    full id in the header comment and the 16-digit built-in nonce) replaced by zeros; see
+    docs/codegen.md. Its first 16 hex digits are the nonce the program uses when the kernel
+    command line carries no ``rig.nonce=``.
+    """
+
+    c_source: str
+    program_id: str
+    abi: str
+    arch: str
+    target: str
+    scenarios: tuple[ProgramScenario, ...]
+
+    @property
+    def builtin_nonce(self) -> str:
+        return self.program_id[:BUILTIN_ID_LEN]
+
+
+# ---------------------------------------------------------------------------------------------
+# View model: everything the template prints, as C text.
+
+
+@dataclass(frozen=True)
+class _StepView:
+    index: int
+    op: str
+    where: str  # file:line
+    describe: tuple[str, ...]  # the step as YAML, one line per key
+    syscall: str
+    form: str  # which template macro prints it
+    args: tuple[str, ...] = ()  # C arguments of the syscall (form "call")
+    pre: tuple[str, ...] = ()  # C statements before the call
+    # query
+    actual: str = "NULL"
+    avail: str = "NULL"
+    buffer_entries: int = 0
+    poison_bytes: int = 0
+    # query_all
+    k: int = 0
+    max_calls: int = 0
+    # resize
+    new_size: str = ""
+
+
+@dataclass(frozen=True)
+class _ScenarioView:
+    index: int
+    name: str
+    func: str
+    where: str
+    description: tuple[str, ...]
+    vmo_pages: int
+    vmo_size: str
+    vmo_options: str
+    trap_dirty: bool
+    resizable: bool
+    aux_size: str
+    aux_zero_size: str
+    need: str
+    steps: tuple[_StepView, ...]
+
+
+def _hex(value: int) -> str:
+    """A C integer literal in hex; ull when it does not fit an int."""
+    text = f"{value:#x}"
+    return text + "ull" if value > 0x7FFFFFFF else text
+
+
+def _clean(text: str) -> str:
+    """Text safe inside a // comment: printable ASCII only, one line."""
+    return "".join(c if " " <= c < "\x7f" else "?" for c in text)
+
+
+def _pages_or_bytes(offset: int, length: int) -> str:
+    ps = zx.PAGE_SIZE
+    if offset % ps == 0 and length % ps == 0:
+        return f"[{offset // ps}, {length // ps}]"
+    return f"{{offset_bytes: {offset}, length_bytes: {length}}}"
+
+
+def _status_text(value: int) -> str:
+    return zx.STATUS_BY_VALUE.get(value, str(value))
+
+
+def _data_text(value: int) -> str:
+    for name, v in zx.DATA_BY_NAME.items():
+        if v == value:
+            return name
+    return zx.STATUS_BY_VALUE.get(value, str(value)) if value < 0 else str(value)
+
+
+def _data_c(step: Step) -> str:
+    value = step.data if step.data is not None else DATA_STEPS.get(step.kind, 0)
+    if value == 0:
+        return "0"
+    if step.kind is StepKind.WRITEBACK_BEGIN_ZERO and value == zx.ZX_VMO_DIRTY_RANGE_IS_ZERO:
+        return "ZX_VMO_DIRTY_RANGE_IS_ZERO"
+    if value < 0:
+        name = zx.STATUS_BY_VALUE.get(value)
+        if name is not None:
+            return f"(uint64_t)(int64_t){name}"
+        return f"(uint64_t)({value}ll)" if value > -(1 << 63) else "(uint64_t)INT64_MIN"
+    return _hex(value)
+
+
+def _describe_expect(expect: Expect) -> str:
+    parts = []
+    if expect.status is not None:
+        parts.append(f"status: {_status_text(expect.status)}")
+    for key in ("actual", "avail", "calls", "modified"):
+        v = getattr(expect, key)
+        if v is not None:
+            parts.append(f"{key}: {v}")
+    if expect.ranges is not None:
+        ps = zx.PAGE_SIZE
+        items = ", ".join(f"[{o // ps}, {n // ps}, {opt}]" for o, n, opt in expect.ranges)
+        parts.append(f"ranges: [{items}]")
+    return "expect: {" + ", ".join(parts) + "}"
+
+
+def _describe_query(q: QueryArgs, pager: Handle, vmo: Handle) -> str:
+    ps = zx.PAGE_SIZE
+    parts: list[str] = []
+    for key, value in (("offset", q.offset_bytes), ("length", q.length_bytes)):
+        if value is None:
+            continue
+        parts.append(f"{key}: {value // ps}" if value % ps == 0 else f"{key}_bytes: {value}")
+    if q.buffer_null:
+        parts.append("buffer: null")
+    if q.buffer_size is not None and not (q.buffer_null and q.buffer_size == 0):
+        if q.buffer_size % zx.DIRTY_RANGE_SIZE == 0:
+            parts.append(f"buffer_entries: {q.buffer_size // zx.DIRTY_RANGE_SIZE}")
+        else:
+            parts.append(f"buffer_bytes: {q.buffer_size}")
+    if q.actual_null:
+        parts.append("actual: false")
+    if q.avail_null:
+        parts.append("avail: false")
+    if pager is not Handle.VALID:
+        parts.append(f"pager: {pager.value}")
+    if vmo is not Handle.VALID:
+        parts.append(f"vmo: {vmo.value}")
+    return "query: {" + ", ".join(parts) + "}"
+
+
+def describe_step(step: Step) -> tuple[str, ...]:
+    """The step written back as scenario YAML (canonical form), one line per key."""
+    kind = step.kind
+    if kind is StepKind.WRITE_BYTES:
+        head = f"write_bytes: [{step.offset_bytes}, {step.length_bytes}]"
+    elif kind in RANGE_STEPS:
+        head = f"{kind.value}: {_pages_or_bytes(step.offset_bytes, step.length_bytes)}"
+    elif kind is StepKind.RESIZE:
+        head = f"resize: {(step.new_size_bytes or 0) // zx.PAGE_SIZE}"
+    elif kind is StepKind.DETACH:
+        head = "detach"
+    elif kind is StepKind.STATS:
+        head = "stats: {reset: true}" if step.reset else "stats: {}"
+    elif kind is StepKind.QUERY:
+        head = _describe_query(step.query or QueryArgs(), step.pager, step.vmo)
+    else:
+        head = f"query_all: {{buffer_entries: {step.buffer_entries}}}"
+    lines = [head]
+    if kind in DATA_STEPS and step.data is not None and step.data != DATA_STEPS[kind]:
+        lines.append(f"data: {_data_text(step.data)}")
+    if kind is not StepKind.QUERY:
+        if step.pager is not Handle.VALID:
+            lines.append(f"pager: {step.pager.value}")
+        if step.vmo is not Handle.VALID:
+            lines.append(f"vmo: {step.vmo.value}")
+    if step.expect is not None:
+        lines.append(_describe_expect(step.expect))
+    return tuple(_clean(line) for line in lines)
+
+
+def _max_pages(scenario: Scenario) -> int:
+    pages = scenario.vmo.pages
+    for step in scenario.steps:
+        if step.kind is StepKind.RESIZE and step.new_size_bytes is not None:
+            pages = max(pages, step.new_size_bytes // zx.PAGE_SIZE)
+    return max(pages, 1)
+
+
+def _handle_expr(step: Step, which: str, need: set[str]) -> str:
+    table = _PAGER_HANDLES if which == "pager" else _VMO_HANDLES
+    variant: Handle = getattr(step, which)
+    if variant not in table:
+        raise InputError(f"{step.location}: step {step.index} ({step.op}): {which}: "
+                         f"'{variant.value}' is not a {which} handle variant; allowed: "
+                         f"{', '.join(h.value for h in table)}")
+    expr, bit = table[variant]
+    if bit is not None:
+        need.add(bit)
+    return expr
+
+
+@dataclass
+class _Sizes:
+    """Largest static buffers the whole program needs."""
+
+    qbuf_entries: int = 1
+    qall_entries: int = 1
+    io_bytes: int = 1
+
+
+def _step_view(step: Step, where: str, max_pages: int, sizes: _Sizes, need: set[str],
+               aux: dict[str, int]) -> _StepView:
+    kind = step.kind
+    base: dict[str, object] = {
+        "index": step.index,
+        "op": step.op,
+        "where": where,
+        "describe": describe_step(step),
+        "syscall": SYSCALL_BY_KIND[kind],
+    }
+    off, length = _hex(step.offset_bytes), _hex(step.length_bytes)
+    if kind in (StepKind.SUPPLY, StepKind.SUPPLY_ZERO):
+        pager = _handle_expr(step, "pager", need)
+        vmo = _handle_expr(step, "vmo", need)
+        # Each supply step takes its own, page-aligned slice of the aux VMO: supplied pages
+        # leave the aux VMO, so slices are never reused.
+        slot = "aux" if kind is StepKind.SUPPLY else "aux_zero"
+        aux_offset = aux[slot]
+        pages = -(-step.length_bytes // zx.PAGE_SIZE)
+        aux[slot] += pages * zx.PAGE_SIZE
+        return _StepView(**base, form="call",  # type: ignore[arg-type]
+                         args=(pager, vmo, off, length, f"fx.{slot}", _hex(aux_offset)))
+    if kind in (StepKind.WRITE, StepKind.WRITE_BYTES):
+        sizes.io_bytes = max(sizes.io_bytes, step.length_bytes)
+        return _StepView(**base, form="call",  # type: ignore[arg-type]
+                         pre=(f"rig_fill_pattern(rig_io, {length});",),
+                         args=("fx.vmo", "rig_io", off, length))
+    if kind is StepKind.READ:
+        sizes.io_bytes = max(sizes.io_bytes, step.length_bytes)
+        return _StepView(**base, form="call",  # type: ignore[arg-type]
+                         args=("fx.vmo", "rig_io", off, length))
+    if kind in _PAGER_OP:
+        pager = _handle_expr(step, "pager", need)
+        vmo = _handle_expr(step, "vmo", need)
+        return _StepView(**base, form="call",  # type: ignore[arg-type]
+                         args=(pager, _PAGER_OP[kind], vmo, off, length, _data_c(step)))
+    if kind in _VMO_OP:
+        return _StepView(**base, form="call",  # type: ignore[arg-type]
+                         args=("fx.vmo", _VMO_OP[kind], off, length, "NULL", "0"))
+    if kind is StepKind.RESIZE:
+        return _StepView(**base, form="resize",  # type: ignore[arg-type]
+                         new_size=_hex(step.new_size_bytes or 0))
+    if kind is StepKind.DETACH:
+        pager = _handle_expr(step, "pager", need)
+        vmo = _handle_expr(step, "vmo", need)
+        return _StepView(**base, form="call", args=(pager, vmo))  # type: ignore[arg-type]
+    if kind is StepKind.STATS:
+        pager = _handle_expr(step, "pager", need)
+        vmo = _handle_expr(step, "vmo", need)
+        options = "ZX_PAGER_RESET_VMO_STATS" if step.reset else "0"
+        return _StepView(**base, form="stats",  # type: ignore[arg-type]
+                         args=(pager, vmo, options, "&stats", "sizeof(stats)"))
+    if kind is StepKind.QUERY:
+        q = step.query or QueryArgs()
+        pager = _handle_expr(step, "pager", need)
+        vmo = _handle_expr(step, "vmo", need)
+        q_off = "0" if q.offset_bytes is None else _hex(q.offset_bytes)
+        if q.length_bytes is not None:
+            q_len = _hex(q.length_bytes)
+        elif q.offset_bytes is None:
+            q_len = "fx.size"
+        else:
+            q_len = f"rig_rest(fx.size, {q_off})"
+        buffer_size = (q.buffer_size if q.buffer_size is not None
+                       else max_pages * zx.DIRTY_RANGE_SIZE)
+        if q.buffer_null:
+            buffer, entries, poison = "NULL", 0, 0
+        else:
+            buffer = "rig_qbuf"
+            entries = buffer_size // zx.DIRTY_RANGE_SIZE
+            sizes.qbuf_entries = max(sizes.qbuf_entries,
+                                     -(-buffer_size // zx.DIRTY_RANGE_SIZE))
+            poison = buffer_size
+        return _StepView(
+            **base, form="query",  # type: ignore[arg-type]
+            args=(pager, vmo, q_off, q_len, buffer, _hex(buffer_size),
+                  "NULL" if q.actual_null else "&actual", "NULL" if q.avail_null else "&avail"),
+            actual="NULL" if q.actual_null else "&actual",
+            avail="NULL" if q.avail_null else "&avail",
+            buffer_entries=entries, poison_bytes=poison,
+        )
+    # QUERY_ALL
+    k = step.buffer_entries or 1
+    sizes.qbuf_entries = max(sizes.qbuf_entries, k)
+    sizes.qall_entries = max(sizes.qall_entries, 2 * max_pages + 4)
+    return _StepView(**base, form="query_all", k=k,  # type: ignore[arg-type]
+                     max_calls=2 * max_pages + 4)
+
+
+def _func_name(index: int, name: str) -> str:
+    return f"scenario_{index}_" + re.sub(r"[^a-z0-9]", "_", name)
+
+
+def _scenario_view(index: int, scenario: Scenario, display_file: str,
+                   sizes: _Sizes) -> _ScenarioView:
+    need: set[str] = set()
+    aux = {"aux": 0, "aux_zero": 0}
+    max_pages = _max_pages(scenario)
+    steps = tuple(
+        _step_view(step, f"{display_file}:{step.location.line}", max_pages, sizes, need, aux)
+        for step in scenario.steps
+    )
+    options = []
+    if scenario.vmo.trap_dirty:
+        options.append("ZX_VMO_TRAP_DIRTY")
+    if scenario.vmo.resizable:
+        options.append("ZX_VMO_RESIZABLE")
+    return _ScenarioView(
+        index=index,
+        name=scenario.name,
+        func=_func_name(index, scenario.name),
+        where=f"{display_file}:{scenario.location.line}",
+        description=tuple(_clean(line) for line in scenario.description.splitlines()),
+        vmo_pages=scenario.vmo.pages,
+        vmo_size=_hex(scenario.vmo.size_bytes),
+        vmo_options=" | ".join(options) or "0",
+        trap_dirty=scenario.vmo.trap_dirty,
+        resizable=scenario.vmo.resizable,
+        aux_size=_hex(aux["aux"]),
+        aux_zero_size=_hex(aux["aux_zero"]),
+        need=" | ".join(sorted(need)) or "0",
+        steps=steps,
+    )
+
+
+def _display_name(path: str) -> str:
+    # Only the file name: the C (and so the program id) must not depend on where the checkout is.
+    return _clean(Path(path).name)
+
+
+def make_environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
+    """The jinja2 environment: undefined variables are errors, no HTML escaping."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_program(
+    files: Sequence[ScenarioFile],
+    *,
+    abi: str,
+    arch: str,
+    target: str,
+    template_dir: Path = TEMPLATE_DIR,
+) -> RenderedProgram:
+    """Render the test program for every scenario of ``files`` that applies to ``abi``.
+
+    :raises InputError: for an unknown ABI profile or arch, no scenario for the profile, or a
+        template error (the message names the template and line).
+    """
+    if abi not in ABI_PROFILES:
+        raise InputError(f"unknown ABI profile '{abi}'; known profiles: {', '.join(ABI_PROFILES)}")
+    if arch not in ARCHES:
+        raise InputError(f"unknown arch '{arch}'; known arches: {', '.join(ARCHES)}")
+    sizes = _Sizes()
+    views: list[_ScenarioView] = []
+    placed: list[ProgramScenario] = []
+    for f in files:
+        for scenario in f.scenarios:
+            if not scenario.applies_to(abi):
+                continue
+            index = len(views)
+            views.append(_scenario_view(index, scenario, _display_name(f.path), sizes))
+            placed.append(ProgramScenario(index=index, name=scenario.name, file=f.path,
+                                          steps=len(scenario.steps)))
+    if not views:
+        names = ", ".join(f.path for f in files) or "(no files)"
+        raise InputError(f"no scenario of {names} applies to ABI profile '{abi}'")
+    env = make_environment(template_dir)
+    context = {
+        "abi": abi,
+        "arch": arch,
+        "target": target,
+        "protocol_version": PROTOCOL_VERSION,
+        "files": [_display_name(f.path) for f in files],
+        "scenarios": views,
+        "qbuf_entries": sizes.qbuf_entries,
+        "qall_entries": sizes.qall_entries,
+        "io_bytes": sizes.io_bytes,
+    }
+    try:
+        template = env.get_template(PROGRAM_TEMPLATE)
+        draft = template.render(program_id=_ID_PLACEHOLDER,
+                                builtin_id=_ID_PLACEHOLDER[:BUILTIN_ID_LEN], **context)
+        program_id = hashlib.sha256(draft.encode()).hexdigest()
+        c_source = template.render(program_id=program_id,
+                                   builtin_id=program_id[:BUILTIN_ID_LEN], **context)
+    except jinja2.TemplateError as exc:
+        where = getattr(exc, "filename", None) or PROGRAM_TEMPLATE
+        line = getattr(exc, "lineno", None)
+        raise InputError(f"{template_dir / where}{f':{line}' if line else ''}: "
+                         f"template error: {exc}") from exc
+    LOG.debug("rendered %d scenarios for %s/%s/%s, program id %s", len(views), abi, arch,
+              target, program_id)
+    return RenderedProgram(c_source=c_source, program_id=program_id, abi=abi, arch=arch,
+                           target=target, scenarios=tuple(placed))
+
+
+def program_id_of(c_source: str) -> str:
+    """Recompute the program id of rendered C (docs/codegen.md): zero the two id literals, hash."""
+    m = re.search(r'#define RIG_PROGRAM_ID "([0-9a-f]{16})"', c_source)
+    full = re.search(r"Program id: ([0-9a-f]{64})", c_source)
+    if m is None or full is None:
+        raise InputError("not a rendered rig program: no program id in it")
+    draft = c_source.replace(full.group(1), _ID_PLACEHOLDER, 1).replace(
+        f'#define RIG_PROGRAM_ID "{m.group(1)}"',
+        f'#define RIG_PROGRAM_ID "{_ID_PLACEHOLDER[:BUILTIN_ID_LEN]}"', 1)
+    return hashlib.sha256(draft.encode()).hexdigest()
