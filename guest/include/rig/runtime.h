@@ -43,5 +43,9 @@ void* rig_memset(void* dst, int c, size_t n);
 void* rig_memcpy(void* dst, const void* src, size_t n);
 size_t rig_strlen(const char* s);
 int rig_strcmp(const char* a, const char* b);
+// Added by the runtime (guest/runtime/string.c); memset/memcpy/memmove/memcmp exist too.
+void* rig_memmove(void* dst, const void* src, size_t n);
+int rig_memcmp(const void* a, const void* b, size_t n);
+int rig_strncmp(const char* a, const char* b, size_t n);
 
 #endif  // RIG_RUNTIME_H_
