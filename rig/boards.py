@@ -18,8 +18,7 @@ from rig import zbi
 from rig.errors import BoardError
 
 if TYPE_CHECKING:
-    # Until rig.toolchain lands in the tree (then drop the ignore).
-    from rig.toolchain import CompileTarget  # type: ignore[import-not-found, unused-ignore]
+    from rig.toolchain import CompileTarget
 
 LOG = logging.getLogger(__name__)
 
@@ -77,10 +76,11 @@ class Board:
 
     @property
     def compile_target(self) -> CompileTarget:
-        """The toolchain's view of this board."""
-        from rig.toolchain import CompileTarget  # type: ignore[import-not-found, unused-ignore]
+        """The toolchain's view of this board (named by arch: both targets run the same ELF)."""
+        # Imported here: boards must load without the toolchain's ELF reader (pyelftools).
+        from rig.toolchain import CompileTarget
 
-        return CompileTarget(name=self.name, triple=self.triple,
+        return CompileTarget(name=self.arch, triple=self.triple,
                              runtime_arch_dir=self.runtime_arch_dir, cflags=self.cflags,
                              ldflags=self.ldflags)
 

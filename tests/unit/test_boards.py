@@ -100,3 +100,17 @@ def test_missing_board_lists_the_others(tmp_path: Path) -> None:
     assert str(info.value) == (
         f"{boards.IMAGES_DIR}/riscv64/zircon.yaml: no board for arch 'riscv64' target 'zircon' "
         "(boards: arm64/sim, arm64/zircon, x64/sim, x64/zircon); add a board by adding this file")
+
+
+def test_compile_targets_match_the_toolchain_tests_data() -> None:
+    from rig.toolchain import CompileTarget
+
+    data = yaml.safe_load((Path(__file__).parent.parent / "data" / "runtime" /
+                           "compile_targets.yaml").read_text())
+    for target in ("zircon", "sim"):
+        got = {arch: boards.load_board(arch, target).compile_target for arch in ("x64", "arm64")}
+        assert got == {
+            arch: CompileTarget(name=arch, triple=t["triple"],
+                                runtime_arch_dir=t["runtime_arch_dir"],
+                                cflags=tuple(t["cflags"]), ldflags=tuple(t["ldflags"]))
+            for arch, t in data["targets"].items()}
