@@ -194,8 +194,8 @@ void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_han
   rig_memset(&res, 0, sizeof(res));
   res.s = fx->spec->s;
   res.t = t;
-  // actual = entries returned over all calls; avail = the first call's avail (the number of
-  // dirty ranges when the loop started).
+  // actual and avail are those of the last call (the one that ended the loop); an error
+  // leaves them out.
   res.fields = RIG_F_ACTUAL | RIG_F_AVAIL | RIG_F_CALLS | RIG_F_RANGES;
 
   uint64_t offset = 0;
@@ -208,9 +208,9 @@ void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_han
                                      k * sizeof(*buf), &actual, &avail);
     res.calls++;
     if (st != ZX_OK) break;
-    if (res.calls == 1) res.avail = avail;
+    res.actual = actual;
+    res.avail = avail;
     if (actual > k) actual = k;  // never trust a count past the buffer
-    res.actual += actual;
     for (size_t i = 0; i < actual && nr < out_entries; i++) out[nr++] = buf[i];
     if (actual == avail || actual == 0) break;
     // Continue after the last returned range.
@@ -220,7 +220,7 @@ void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_han
     offset = next;
   }
   res.status = st;
-  if (st != ZX_OK && res.calls == 1) res.fields &= ~(uint32_t)(RIG_F_ACTUAL | RIG_F_AVAIL);
+  if (st != ZX_OK) res.fields &= ~(uint32_t)(RIG_F_ACTUAL | RIG_F_AVAIL);
   res.ranges = out;
   res.nr = nr;
   report(fx, &res);

@@ -68,12 +68,11 @@ static void rec_put(rec_t* r, const char* s, size_t n) {
     r->overflow = 1;
     return;
   }
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    // Values never contain spaces or control bytes: the parser splits on spaces.
-    r->buf[r->len++] = (c > ' ' && c < 0x7f) ? c : '?';
-  }
+  for (size_t i = 0; i < n; i++) r->buf[r->len++] = s[i];
 }
+
+// Keys and values never contain spaces, '~' or control bytes: the parser splits on spaces.
+static char clean(char c) { return (c > ' ' && c < '~') ? c : '?'; }
 
 static int rec_fits(const rec_t* r, size_t n) {
   return r->len + n + TRAILER_RESERVE <= RIG_RECORD_MAX;
@@ -98,9 +97,9 @@ static void rec_field_str(rec_t* r, const char* key, const char* value) {
   char tmp[RIG_RECORD_MAX];
   size_t n = 0;
   tmp[n++] = ' ';
-  for (const char* p = key; *p && n < sizeof(tmp) - 1; p++) tmp[n++] = *p;
+  for (const char* p = key; *p && n < sizeof(tmp) - 1; p++) tmp[n++] = clean(*p);
   if (n < sizeof(tmp) - 1) tmp[n++] = '=';
-  for (const char* p = value; *p && n < sizeof(tmp); p++) tmp[n++] = *p;
+  for (const char* p = value; *p && n < sizeof(tmp); p++) tmp[n++] = clean(*p);
   rec_put(r, tmp, n);
 }
 
