@@ -40,7 +40,7 @@ GUEST_DIR = Path(__file__).resolve().parent.parent / "guest"
 TEMPLATE_DIR = GUEST_DIR / "templates"
 PROGRAM_TEMPLATE = "program.c.j2"
 PROTOCOL_VERSION = 1
-ARCHES = ("x86_64", "arm64")
+ARCHES = ("x64", "arm64")  # the names of images/<arch>/ (rig.boards)
 BUILTIN_ID_LEN = 16  # hex digits of program_id used as the built-in nonce
 _ID_PLACEHOLDER = "0" * 64
 
