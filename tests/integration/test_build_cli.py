@@ -1,0 +1,368 @@
+"""`rig build` and `rig zbi` through the real entry point, with real clang and synthetic kernels.
+
+The kernel ZBIs here are synthetic: a kernel item whose body holds an era's marker strings
+(zircon-facts.md 3.5) is all that assembly and era detection read. Nothing here boots them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rig import bootfs, cmdline, zbi
+from tests.conftest import require_tool
+
+pytestmark = pytest.mark.toolchain
+
+# Both files hold a write and a query_all: codegen (as of this writing) declares their buffers
+# unused, and -Werror fails, when no scenario of the program has one (reported to its owner).
+SCENARIO_A = ("scenarios:\n  - name: build-a\n    vmo: {pages: 2}\n    steps:\n"
+              "      - supply: [0, 2]\n      - write: [1, 1]\n"
+              "      - query_all: {buffer_entries: 2}\n")
+SCENARIO_B = ("scenarios:\n  - name: build-b\n    vmo: {pages: 1}\n    steps:\n"
+              "      - supply: [0, 1]\n      - write: [0, 1]\n"
+              "      - query_all: {buffer_entries: 2}\n")
+KERNEL_TYPES = {"x64": zbi.TYPE_KERNEL_X64, "arm64": zbi.TYPE_KERNEL_ARM64}
+ERA_MARKERS = {
+    "I": [b"kernel.select.userboot", b"userboot.test.next", b"kernel.vdso.always_use_next"],
+    "F": [b"userboot.test.next", b"bin/component_manager+--boot",
+          b"kernel.vdso.always_use_next"],
+    "E": [b"bin/component_manager+--boot", b"WARNING: unknown option"],
+    "C": [b'option "%s"', b"userboot.next"],
+    "B": [b"no markers at all"],
+}
+TEST_WORDS = ["kernel.halt-on-panic=true", "kernel.entropy-mixin={entropy}",
+              "kernel.page-scanner.enable-eviction=false",
+              "kernel.page-scanner.start-at-boot=false",
+              "kernel.lockup-detector.heartbeat-period-ms=0",
+              "kernel.lockup-detector.heartbeat-age-threshold-ms=0"]
+
+
+@pytest.fixture(autouse=True)
+def _clang() -> None:
+    require_tool("clang-19", "clang-19")
+    require_tool("ld.lld-19", "lld-19")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def rig(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=env, check=False)
+
+
+def scenarios(tmp_path: Path) -> list[Path]:
+    (tmp_path / "s").mkdir(exist_ok=True)
+    a, b = tmp_path / "s" / "a.yaml", tmp_path / "s" / "b.yaml"
+    a.write_text(SCENARIO_A)
+    b.write_text(SCENARIO_B)
+    return [a, b]
+
+
+def kernel_item(arch: str, era: str) -> zbi.ZbiItem:
+    return zbi.make_item(KERNEL_TYPES[arch], bytes(16) + b"\0".join(ERA_MARKERS[era]) + b"\0")
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def expected_listing(path: Path, data: bytes, items: list[tuple[str, int, int]],
+                     files: dict[int, list[tuple[str, bytes]]], texts: dict[int, str]) -> str:
+    """The exact `rig zbi inspect` text for items (type name, length, extra), all CRC'd."""
+    lines = [f"{path}: ZBI, {len(data)} bytes, {len(items)} items",
+             "  #    offset  type               length      extra  flags       crc"]
+    offset = 32
+    for i, (name, length, extra) in enumerate(items):
+        flags = 0x30000 | (1 if name.startswith("STORAGE") and extra != length else 0)
+        lines.append(f"{i:>3}  {offset:>8}  {name:<16}{length:>9}  {extra:>9}  "
+                     f"0x{flags:08x}  ok")
+        offset += 32 + zbi.align(length)
+    for i in sorted(set(files) | set(texts)):
+        if i in files:
+            lines.append(f"BOOTFS (item {i}): {len(files[i])} files")
+            lines += [f"  {n}  {len(d)} bytes  sha256 {sha(d)}" for n, d in files[i]]
+        if i in texts:
+            lines.append(f"CMDLINE (item {i}): {texts[i]}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("arch", "era"), [("x64", "F"), ("arm64", "C"), ("x64", "I"),
+                                           ("arm64", "E"), ("x64", "B")])
+def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
+        tmp_path: Path, cache: Path, arch: str, era: str) -> None:
+    files = scenarios(tmp_path)
+    kernel = kernel_item(arch, era)
+    kzbi, shim, out = tmp_path / "kernel.zbi", tmp_path / "shim.bin", tmp_path / "out"
+    kzbi.write_bytes(zbi.write_zbi([kernel]))
+    shim.write_bytes(b"a boot shim")
+    proc = rig("build", *map(str, files), "--arch", arch, "--target", "zircon",
+               "--kernel-zbi", str(kzbi), "--boot-shim", str(shim), "--out", str(out),
+               "--cache-dir", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    detected = cmdline.detect_era(kzbi.read_bytes(), source=str(kzbi))
+    assert detected.era == era
+    assert proc.stdout.splitlines()[0] == f"kernel era: {era} ({detected.reason})"
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
+        "cmdline.txt", "image.zbi", "manifest.json", "program.c", "program.elf", "qemu.sh",
+        "scenarios", "scenarios/a.yaml", "scenarios/b.yaml"]
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    nonce = manifest["nonce"]
+    assert re.fullmatch(r"[0-9a-f]{16}", nonce)
+    userboot = {"I": ["userboot.test.next=bin/rig-test"], "F": ["userboot.test.next=bin/rig-test"],
+                "E": ["userboot.next=bin/rig-test", "userboot.shutdown"],
+                "C": ["userboot=bin/rig-test", "userboot.next=bin/rig-test", "userboot.shutdown"],
+                "B": ["userboot=bin/rig-test", "userboot.shutdown"]}[era]
+    words = userboot + [w.format(entropy=cmdline.entropy_mixin(nonce)) for w in TEST_WORDS]
+    if era in ("I", "F"):
+        words.append("kernel.vdso.always_use_next=true")
+    if arch == "x64":
+        words.append("kernel.serial=legacy")
+    words.append(f"rig.nonce={nonce}")
+    assert (out / "cmdline.txt").read_text() == " ".join(words) + "\n"
+    elf = (out / "program.elf").read_bytes()
+    assert elf[:4] == b"\x7fELF"
+    outputs = {n: sha((out / n).read_bytes()) for n in (
+        "cmdline.txt", "image.zbi", "program.c", "program.elf", "qemu.sh", "scenarios/a.yaml",
+        "scenarios/b.yaml")}
+    qemu = manifest["tools"]["qemu"]
+    program_id = manifest["program_id"]
+    assert re.search(f"Program id: {program_id}", (out / "program.c").read_text())
+    shim_abs, image_abs = str(shim.resolve()), str((out / "image.zbi").resolve())
+    board_argv = {
+        "x64": ["qemu-system-x86_64", "-machine", "q35", "-cpu",
+                "Haswell,+smap,-check,-fsgsbase", "-accel", "tcg", "-m", "2048", "-smp", "2",
+                "-nodefaults", "-display", "none", "-no-reboot", "-serial", "stdio", "-device",
+                "isa-debug-exit,iobase=0xf4,iosize=0x04"],
+        "arm64": ["qemu-system-aarch64", "-machine", "virt,gic-version=2", "-cpu", "cortex-a53",
+                  "-accel", "tcg", "-m", "2048", "-smp", "2", "-nodefaults", "-display", "none",
+                  "-no-reboot", "-serial", "stdio"],
+    }[arch] + ["-kernel", shim_abs, "-initrd", image_abs]
+    assert manifest == {
+        "rig_version": "0.1.0", "program_id": program_id, "nonce": nonce, "abi": "2024",
+        "arch": arch, "target": "zircon", "board": f"{arch}/zircon",
+        "kernel_era": {"era": era, "reason": detected.reason},
+        "scenarios": [
+            {"index": 0, "name": "build-a", "file": "scenarios/a.yaml", "steps": 3},
+            {"index": 1, "name": "build-b", "file": "scenarios/b.yaml", "steps": 3}],
+        "inputs": {str(files[0].resolve()): sha(SCENARIO_A.encode()),
+                   str(files[1].resolve()): sha(SCENARIO_B.encode()),
+                   str(kzbi.resolve()): sha(kzbi.read_bytes()),
+                   shim_abs: sha(b"a boot shim")},
+        "outputs": outputs,
+        "tools": {"clang": manifest["tools"]["clang"], "lld": manifest["tools"]["lld"],
+                  "qemu": qemu},
+        "cmdline": " ".join(words), "output": "debuglog", "program_path": "bin/rig-test",
+        "qemu_argv": board_argv, "missing": [],
+    }
+    assert "clang version 19" in manifest["tools"]["clang"]
+    assert (out / "qemu.sh").read_text().splitlines()[-1] == (
+        "exec " + " ".join(board_argv) + ' "$@" </dev/null')
+    assert os.access(out / "qemu.sh", os.X_OK)
+
+    image = out / "image.zbi"
+    data = image.read_bytes()
+    bootfs_len = len(bootfs.build_bootfs({"bin/rig-test": elf}))
+    cmd = " ".join(words)
+    listing = rig("zbi", "inspect", str(image))
+    assert (listing.returncode, listing.stderr) == (0, "")
+    assert listing.stdout == expected_listing(
+        image, data,
+        [(zbi.type_name(KERNEL_TYPES[arch]), len(kernel.payload), 0),
+         ("STORAGE_BOOTFS", bootfs_len, bootfs_len), ("CMDLINE", len(cmd) + 1, 0)],
+        {1: [("bin/rig-test", elf)]}, {2: cmd})
+
+
+def test_build_full_image_puts_our_bootfs_first(tmp_path: Path, cache: Path) -> None:
+    files = scenarios(tmp_path)
+    their_fs = zbi.storage_item(zbi.TYPE_STORAGE_BOOTFS,
+                                bootfs.build_bootfs({"bin/component_manager": b"cm" * 100}),
+                                compress=True)
+    storage_kernel = zbi.storage_item(zbi.TYPE_STORAGE_KERNEL,
+                                      b"\0userboot.test.next\0" + bytes(3000), compress=True)
+    their_cmd = zbi.cmdline_item("userboot.next=bin/component_manager+--boot")
+    kernel = zbi.make_item(zbi.TYPE_KERNEL_ARM64, bytes(16) + b"physboot")
+    kzbi = tmp_path / "zircon-a.zbi"
+    kzbi.write_bytes(zbi.write_zbi([kernel, storage_kernel, their_fs, their_cmd]))
+    out = tmp_path / "out"
+    proc = rig("build", *map(str, files), "--arch", "arm64", "--target", "zircon",
+               "--kernel-zbi", str(kzbi), "--out", str(out), "--cache-dir", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[:1] == [
+        "kernel era: F (found 'userboot.test.next' in the STORAGE_KERNEL item (unpacked, 3020 "
+        "bytes) (newest matching marker; facts 3.5 era F: userboot.test.next= alone; "
+        ".shutdown removed))"]
+    assert (f"note: {kzbi} has 1 BOOTFS item(s) of its own; ours is placed before them "
+            "(item 2) because userboot uses the first") in proc.stdout.splitlines()
+    image = out / "image.zbi"
+    elf = (out / "program.elf").read_bytes()
+    cmd = (out / "cmdline.txt").read_text().strip()
+    bootfs_len = len(bootfs.build_bootfs({"bin/rig-test": elf}))
+    listing = rig("zbi", "inspect", str(image))
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout == expected_listing(
+        image, image.read_bytes(),
+        [("KERNEL_ARM64", len(kernel.payload), 0),
+         ("STORAGE_KERNEL", len(storage_kernel.payload), storage_kernel.extra),
+         ("STORAGE_BOOTFS", bootfs_len, bootfs_len),
+         ("STORAGE_BOOTFS", len(their_fs.payload), their_fs.extra),
+         ("CMDLINE", len(their_cmd.payload), 0), ("CMDLINE", len(cmd) + 1, 0)],
+        {2: [("bin/rig-test", elf)], 3: [("bin/component_manager", b"cm" * 100)]},
+        {4: "userboot.next=bin/component_manager+--boot", 5: cmd})
+    # userboot takes the first BOOTFS item: it is ours.
+    first = zbi.read_zbi(image.read_bytes()).first(zbi.TYPE_STORAGE_BOOTFS)
+    assert first is not None
+    assert bootfs.read_bootfs(zbi.storage_payload(first)) == (
+        bootfs.BootfsFile("bin/rig-test", elf, 4096),)
+
+
+def test_build_without_kernel_or_shim_writes_the_rest(tmp_path: Path, cache: Path) -> None:
+    files = scenarios(tmp_path)
+    out = tmp_path / "out"
+    proc = rig("build", *map(str, files), "--arch", "x64", "--target", "zircon", "--out",
+               str(out), "--cache-dir", str(cache), "--cmdline", "a=1 b", "--cmdline", "c=2",
+               "--output", "debug-write")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == ("kernel era: unknown (no kernel ZBI given, so no era detection: "
+                        "run-everywhere words (give --kernel-zbi or --kernel-era))")
+    assert lines[2:4] == [
+        "missing: the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), so no image.zbi; "
+        "qemu.sh says so and exits 3",
+        "missing: the boot shim: the Fuchsia QEMU boot shim (--boot-shim or "
+        "--fuchsia-build-dir); qemu.sh says so and exits 3"]
+    assert not (out / "image.zbi").exists()
+    words = (out / "cmdline.txt").read_text().split()
+    assert words[:4] == ["userboot=bin/rig-test", "userboot.next=bin/rig-test",
+                         "userboot.shutdown", "userboot.next-is-test=true"]
+    assert words[-7:] == ["kernel.enable-serial-syscalls=output-only", "rig.output=debug-write",
+                          "kernel.serial=legacy", words[-4], "a=1", "b", "c=2"]
+    assert words[-4].startswith("rig.nonce=")
+    run = subprocess.run(["sh", str(out / "qemu.sh")], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, check=False)
+    assert (run.returncode, run.stdout, run.stderr) == (
+        3, "",
+        "qemu.sh: cannot boot: missing the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), "
+        "so no image.zbi\nqemu.sh: cannot boot: missing the boot shim: the Fuchsia QEMU boot "
+        "shim (--boot-shim or --fuchsia-build-dir)\n")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["kernel_era"]["era"], manifest["qemu_argv"], len(manifest["missing"]),
+            manifest["output"]) == ("unknown", None, 2, "debug-write")
+
+
+def test_build_kernel_era_flag_overrides_detection(tmp_path: Path, cache: Path) -> None:
+    files = scenarios(tmp_path)
+    kzbi = tmp_path / "k.zbi"
+    kzbi.write_bytes(zbi.write_zbi([kernel_item("x64", "F")]))
+    out = tmp_path / "out"
+    proc = rig("build", str(files[0]), "--arch", "x64", "--target", "zircon", "--kernel-zbi",
+               str(kzbi), "--kernel-era", "D", "--out", str(out), "--cache-dir", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    detected = cmdline.detect_era(kzbi.read_bytes(), source=str(kzbi))
+    reason = f"--kernel-era given (detection said F: {detected.reason})"
+    assert proc.stdout.splitlines()[0] == f"kernel era: D ({reason})"
+    words = (out / "cmdline.txt").read_text().split()
+    assert words[:2] == ["userboot.next=bin/rig-test", "userboot.shutdown"]
+    # The kernel holds the vDSO option's name, so the word stays whatever the era flag says.
+    assert "kernel.vdso.always_use_next=true" in words
+
+
+def test_build_from_fuchsia_build_dir(tmp_path: Path, cache: Path) -> None:
+    files = scenarios(tmp_path)
+    build = tmp_path / "fuchsia-out"
+    (build / "obj").mkdir(parents=True)
+    (build / "obj" / "fuchsia.zbi").write_bytes(zbi.write_zbi([kernel_item("arm64", "E")]))
+    (build / "linux-arm64-boot-shim.bin").write_bytes(b"shim")
+    (build / "images.json").write_text(json.dumps([
+        {"name": "zircon-a", "type": "zbi", "path": "obj/fuchsia.zbi", "cpu": "arm64"},
+        {"name": "qemu-kernel", "type": "kernel", "path": "linux-arm64-boot-shim.bin",
+         "cpu": "arm64"}]))
+    (build / "args.json").write_text(json.dumps({"target_cpu": "arm64"}))
+    out = tmp_path / "out"
+    proc = rig("build", str(files[1]), "--arch", "arm64", "--target", "zircon",
+               "--fuchsia-build-dir", str(build), "--out", str(out), "--cache-dir", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kernel_era"]["era"] == "E"
+    assert manifest["qemu_argv"][-4:] == [
+        "-kernel", str((build / "linux-arm64-boot-shim.bin").resolve()), "-initrd",
+        str((out / "image.zbi").resolve())]
+    wrong = rig("build", str(files[1]), "--arch", "x64", "--target", "zircon",
+                "--fuchsia-build-dir", str(build), "--out", str(out))
+    assert (wrong.returncode, wrong.stderr) == (
+        2, f"rig build: error: {build}/args.json: target_cpu is 'arm64', wanted 'x64'; use a "
+           "build for --arch x64 or pass --arch arm64\n")
+
+
+def test_zbi_extract_writes_what_went_in(tmp_path: Path, cache: Path) -> None:
+    files = scenarios(tmp_path)
+    kernel = kernel_item("x64", "F")
+    kzbi = tmp_path / "k.zbi"
+    kzbi.write_bytes(zbi.write_zbi([kernel]))
+    out = tmp_path / "out"
+    assert rig("build", str(files[0]), "--arch", "x64", "--target", "zircon", "--kernel-zbi",
+               str(kzbi), "--out", str(out), "--cache-dir", str(cache)).returncode == 0
+    dest = tmp_path / "x"
+    proc = rig("zbi", "extract", str(out / "image.zbi"), str(dest))
+    assert (proc.returncode, proc.stdout) == (0, f"{out}/image.zbi: wrote 4 files to {dest}\n")
+    got = {str(p.relative_to(dest)): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    elf = (out / "program.elf").read_bytes()
+    assert got == {
+        "00-KERNEL_X64.bin": kernel.payload,
+        "01-STORAGE_BOOTFS.bin": bootfs.build_bootfs({"bin/rig-test": elf}),
+        "01-STORAGE_BOOTFS/bin/rig-test": elf,
+        "02-CMDLINE.txt": (out / "cmdline.txt").read_text().strip().encode(),
+    }
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--target", "sim"], "rig build: error: --target sim: the sim target does not exist yet"),
+    (["--target", "zircon", "--kernel-zbi", "{arm}"],
+     "rig build: error: {arm}: kernel item is KERNEL_ARM64, wanted KERNEL_X64 for this arch"),
+    (["--target", "zircon", "--kernel-zbi", "{junk}"],
+     "rig build: error: {junk}: container header (byte offset 0): type is 0x464c457f"),
+    (["--target", "zircon", "--kernel-zbi", "{tmp}/nope.zbi"],
+     "rig build: error: --kernel-zbi {tmp}/nope.zbi: no such file"),
+    (["--target", "zircon", "--kernel-era", "Q"],
+     "rig build: error: --kernel-era 'Q': wanted one of ['A', 'B', 'C'"),
+])
+def test_build_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
+    files = scenarios(tmp_path)
+    arm, junk = tmp_path / "arm.zbi", tmp_path / "junk.zbi"
+    arm.write_bytes(zbi.write_zbi([kernel_item("arm64", "F")]))
+    junk.write_bytes(b"\x7fELF" + bytes(60))
+    subst = {"arm": str(arm), "junk": str(junk), "tmp": str(tmp_path)}
+    args = [a.format(**subst) for a in args]
+    proc = rig("build", str(files[0]), "--arch", "x64", *args, "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message.format(**subst)), proc.stderr
+    assert not (tmp_path / "o" / "program.elf").exists()
+
+
+def test_build_without_clang_exits_3(tmp_path: Path) -> None:
+    files = scenarios(tmp_path)
+    env = dict(os.environ, RIG_CLANG=str(tmp_path / "no-clang"))
+    proc = rig("build", str(files[0]), "--arch", "x64", "--target", "zircon", "--out",
+               str(tmp_path / "o"), env=env)
+    assert proc.returncode == 3
+    assert proc.stderr.startswith("rig build: error: clang: not found"), proc.stderr
+
+
+def test_zbi_inspect_bad_image_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.zbi"
+    bad.write_bytes(zbi.write_zbi([zbi.cmdline_item("x")])[:-8])
+    proc = rig("zbi", "inspect", str(bad))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == (f"rig zbi: error: {bad}: container header (byte offset 0): truncated: "
+                           "length says 40 bytes of items, the file has 32 after the header\n")
