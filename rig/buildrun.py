@@ -133,6 +133,8 @@ def render_qemu_sh(argv: Sequence[str] | None, missing: Sequence[str], *,
 def _copy_scenarios(paths: Sequence[Path], dest: Path) -> dict[str, str]:
     """Copy scenario files to dest; returns original path -> path relative to the build dir."""
     dest.mkdir(parents=True, exist_ok=True)
+    for stale in dest.glob("*.yaml"):  # check-log reads every copy: none from an older build
+        stale.unlink()
     out: dict[str, str] = {}
     used: set[str] = set()
     for i, path in enumerate(paths):

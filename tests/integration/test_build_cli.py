@@ -366,3 +366,21 @@ def test_zbi_inspect_bad_image_exits_2(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr == (f"rig zbi: error: {bad}: container header (byte offset 0): truncated: "
                            "length says 40 bytes of items, the file has 32 after the header\n")
+
+
+def test_rebuild_into_same_dir_leaves_no_stale_files(tmp_path: Path, cache: Path) -> None:
+    files = scenarios(tmp_path)
+    out = tmp_path / "out"
+    kzbi = tmp_path / "k.zbi"
+    kzbi.write_bytes(zbi.write_zbi([kernel_item("x64", "F")]))
+    first = rig("build", *map(str, files), "--arch", "x64", "--target", "zircon",
+                "--kernel-zbi", str(kzbi), "--out", str(out), "--cache-dir", str(cache))
+    assert first.returncode == 0, first.stderr
+    second = rig("build", str(files[1]), "--arch", "x64", "--target", "zircon", "--out",
+                 str(out), "--cache-dir", str(cache))
+    assert second.returncode == 0, second.stderr
+    # check-log reads every scenarios/*.yaml; an image from the first build would boot the
+    # wrong program.
+    assert sorted(p.name for p in out.iterdir()) == [
+        "cmdline.txt", "manifest.json", "program.c", "program.elf", "qemu.sh", "scenarios"]
+    assert [p.name for p in (out / "scenarios").iterdir()] == ["b.yaml"]
