@@ -500,7 +500,7 @@ def render_text(verdict: RunVerdict, *, verbose: bool = False) -> str:
     lines.append(f"{verdict.outcome.value}: {len(verdict.scenarios)} scenarios: "
                  f"{c.get('PASS', 0)} passed, {c.get('FAIL', 0)} failed, "
                  f"{c.get('SKIP', 0)} skipped, {c.get('INCOMPLETE', 0)} incomplete")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
 def _json_value(key: str, value: object) -> Any:
