@@ -172,22 +172,39 @@ def clang_major(version_line: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _clang_lld(clang: Path) -> Path | None:
+    """The ld.lld that ``clang -fuse-ld=lld`` runs (``-print-prog-name``), or None."""
+    argv = [str(clang), "-print-prog-name=ld.lld"]
+    try:
+        proc = subprocess.run(
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=VERSION_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = Path(proc.stdout.strip())
+    # clang prints the bare name when it has no ld.lld of its own.
+    return found if proc.returncode == 0 and found.is_absolute() and found.exists() else None
+
+
 def find_toolchain(*, path: str | None = None) -> Toolchain:
-    """Find clang-19 and ld.lld-19 (``$RIG_CLANG``/``$RIG_LLD`` override) on ``path``.
+    """Find clang 19 (``$RIG_CLANG``, else ``clang-19`` or ``clang`` on ``path``) and its ld.lld.
+
+    The linker is the one ``clang -fuse-ld=lld`` runs (clang's Fuchsia driver adds its lld-only
+    defaults only then), so ``lld`` is what ``clang -print-prog-name=ld.lld`` names.
 
     :raises ToolchainError: a tool is missing or too old (names the apt packages to install).
     """
-    clang_env, lld_env = os.environ.get("RIG_CLANG"), os.environ.get("RIG_LLD")
+    clang_env = os.environ.get("RIG_CLANG")
     clang = Path(clang_env) if clang_env else _which(("clang-19", "clang"), path)
-    lld = Path(lld_env) if lld_env else _which(("ld.lld-19", "ld.lld"), path)
     if clang is None or not clang.exists():
         raise ToolchainError(
             f"clang: not found (looked for {clang_env or 'clang-19, clang'} on PATH), "
             f"wanted clang {MIN_CLANG_MAJOR} or newer; {APT_HINT}"
-        )
-    if lld is None or not lld.exists():
-        raise ToolchainError(
-            f"ld.lld: not found (looked for {lld_env or 'ld.lld-19, ld.lld'} on PATH); {APT_HINT}"
         )
     clang_version = _tool_version(clang)
     major = clang_major(clang_version)
@@ -195,6 +212,12 @@ def find_toolchain(*, path: str | None = None) -> Toolchain:
         raise ToolchainError(
             f"{clang}: found {clang_version!r}, wanted clang {MIN_CLANG_MAJOR} or newer "
             f"(the flags in docs/runtime.md were measured with clang 19); {APT_HINT}"
+        )
+    lld = _clang_lld(clang)
+    if lld is None:
+        raise ToolchainError(
+            f"{clang}: `-print-prog-name=ld.lld` names no ld.lld next to clang "
+            f"({clang_version}), wanted the lld of the same LLVM; {APT_HINT}"
         )
     toolchain = Toolchain(
         clang=clang, lld=lld, clang_version=clang_version, lld_version=_tool_version(lld)
@@ -253,9 +276,10 @@ def build_argv(
         str(toolchain.clang),
         f"--target={target.triple}",
         *target.cflags,
+        # No --ld-path: with it clang's Fuchsia driver no longer knows the linker is lld and
+        # drops its lld-only defaults (--pack-dyn-relocs=relr, -z rodynamic, -z rel, ...).
+        # -fuse-ld=lld (in ldflags) finds the ld.lld that find_toolchain reports.
         *target.ldflags,
-        # Pin the linker we found (and whose version is in the cache key).
-        f"--ld-path={toolchain.lld}",
         "-I",
         str(guest_dir / "include"),
         "-I",

@@ -59,6 +59,11 @@ typedef struct {
   int64_t r_addend;
 } rig_elf64_rela_t;
 
+typedef struct {
+  uint64_t r_offset;
+  uint64_t r_info;
+} rig_elf64_rel_t;
+
 #define RIG_PT_LOAD 1u
 #define RIG_PT_DYNAMIC 2u
 #define RIG_DT_NULL 0
@@ -70,15 +75,19 @@ typedef struct {
 #define RIG_DT_RELAENT 9
 #define RIG_DT_STRSZ 10
 #define RIG_DT_SYMENT 11
+#define RIG_DT_REL 17
+#define RIG_DT_RELSZ 18
+#define RIG_DT_RELENT 19
 #define RIG_DT_RELRSZ 35
 #define RIG_DT_RELR 36
 #define RIG_DT_RELRENT 37
 #define RIG_DT_GNU_HASH 0x6ffffef5
 
 // ---- Self-relocation (reloc.c) -----------------------------------------------------------------
-// Applies DT_RELR and DT_RELA R_*_RELATIVE relocations of the image loaded at `base` (its link
-// address is 0) whose dynamic section is `dyn`. Returns how many relocations it could not apply
-// (other RELA types); 0 means done. Touches no global and calls nothing: it runs first.
+// Applies the DT_RELR relocations and the R_*_RELATIVE ones in DT_REL and DT_RELA of the image
+// loaded at `base` (link address 0) whose dynamic section is `dyn`. Returns how many relocations
+// it could not apply (other types); 0 means done. Touches no global and calls nothing: it runs
+// first.
 size_t rig_apply_relocs(uintptr_t base, const rig_elf64_dyn_t* dyn) RIG_HIDDEN;
 
 // ---- vDSO symbol lookup (vdso.c) ---------------------------------------------------------------

@@ -1,6 +1,6 @@
-// Freestanding string and memory helpers (pure). clang may emit calls to memset, memcpy and
-// memmove (struct copies, zero-initialisation), so those symbols exist too. -fno-builtin keeps
-// the compiler from turning these loops back into calls to themselves.
+// Freestanding string and memory helpers (pure). The libc-named symbols clang may call are in
+// libc_symbols.c, so this file also links into host test programs next to a real libc.
+// -fno-builtin keeps the compiler from turning these loops into calls to memset/memcpy.
 #include "rig_internal.h"
 
 void* rig_memset(void* dst, int c, size_t n) {
@@ -60,11 +60,3 @@ int rig_strncmp(const char* a, const char* b, size_t n) {
   }
   return 0;
 }
-
-// The symbols the compiler may call. Hidden: nothing outside the image binds to them.
-RIG_HIDDEN void* memset(void* dst, int c, size_t n) { return rig_memset(dst, c, n); }
-RIG_HIDDEN void* memcpy(void* dst, const void* src, size_t n) { return rig_memcpy(dst, src, n); }
-RIG_HIDDEN void* memmove(void* dst, const void* src, size_t n) {
-  return rig_memmove(dst, src, n);
-}
-RIG_HIDDEN int memcmp(const void* a, const void* b, size_t n) { return rig_memcmp(a, b, n); }
