@@ -384,3 +384,71 @@ def test_rebuild_into_same_dir_leaves_no_stale_files(tmp_path: Path, cache: Path
     assert sorted(p.name for p in out.iterdir()) == [
         "cmdline.txt", "manifest.json", "program.c", "program.elf", "qemu.sh", "scenarios"]
     assert [p.name for p in (out / "scenarios").iterdir()] == ["b.yaml"]
+
+
+# A stand-in for the x64 boot shim, so qemu.sh really runs: a multiboot v1 image (what QEMU's
+# -kernel loads on x86) that prints to COM1, checks that the initrd QEMU handed over starts with
+# a ZBI container header ('BOOT'), and leaves through isa-debug-exit: 0x10 -> exit 33 when it
+# does, 0x20 -> exit 65 when not. Not a Zircon shim: it proves the board's argv, serial, exit
+# device and -initrd wiring, not a kernel boot.
+FAKE_SHIM_S = r"""
+    .text
+    .code32
+    .globl _start
+header:
+    .long 0x1BADB002, 0x00010000, -(0x1BADB002 + 0x00010000)
+    .long header, header, 0, 0, _start   // a.out kludge: load the whole file at header
+_start:
+    mov $0x3f8, %dx
+    lea hello, %esi
+    call puts
+    mov 20(%ebx), %ecx        // multiboot info: mods_count
+    test %ecx, %ecx
+    jz fail
+    mov 24(%ebx), %eax        // mods_addr -> mod_start
+    mov (%eax), %edi
+    cmpl $0x544f4f42, (%edi)
+    jne fail
+    lea ok, %esi
+    call puts
+    mov $0x10, %al
+    out %al, $0xf4
+fail:
+    lea bad, %esi
+    call puts
+    mov $0x20, %al
+    out %al, $0xf4
+    hlt
+puts:
+    lodsb
+    test %al, %al
+    jz 1f
+    out %al, %dx
+    jmp puts
+1:  ret
+hello: .asciz "shim: hello\n"
+ok: .asciz "shim: initrd is a ZBI\n"
+bad: .asciz "shim: no ZBI initrd\n"
+"""
+
+
+@pytest.mark.qemu
+def test_qemu_sh_runs_the_board_command_line(tmp_path: Path, cache: Path) -> None:
+    require_tool("qemu-system-x86_64", "qemu-system-x86")
+    objcopy = require_tool("llvm-objcopy-19", "llvm-19")
+    src, obj, elf, shim = (tmp_path / n for n in ("shim.S", "shim.o", "shim.elf", "shim.bin"))
+    src.write_text(FAKE_SHIM_S)
+    for argv in (["clang-19", "--target=i386-unknown-none-elf", "-c", str(src), "-o", str(obj)],
+                 ["ld.lld-19", "-m", "elf_i386", "-Ttext=0x100000", "-e", "_start", str(obj),
+                  "-o", str(elf)],
+                 [objcopy, "-O", "binary", str(elf), str(shim)]):
+        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    files = scenarios(tmp_path)
+    kzbi, out = tmp_path / "k.zbi", tmp_path / "out"
+    kzbi.write_bytes(zbi.write_zbi([kernel_item("x64", "F")]))
+    proc = rig("build", *map(str, files), "--arch", "x64", "--target", "zircon", "--kernel-zbi",
+               str(kzbi), "--boot-shim", str(shim), "--out", str(out), "--cache-dir", str(cache))
+    assert proc.returncode == 0, proc.stderr
+    run = subprocess.run([str(out / "qemu.sh")], capture_output=True, text=True, timeout=120,
+                         stdin=subprocess.DEVNULL, check=False)
+    assert (run.returncode, run.stdout) == (33, "shim: hello\nshim: initrd is a ZBI\n"), run.stderr
