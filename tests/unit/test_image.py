@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rig import bootfs, image, zbi
 from rig.errors import ImageError
@@ -96,3 +98,19 @@ def test_listing_shows_bad_crc_and_bad_bootfs() -> None:
     assert (items[1].crc, items[1].files) == ("bad", None)
     assert items[1].problem == ("b.zbi item 1: BOOTFS header (byte offset 0): bad magic "
                                 "0x00000000, wanted 0xa56d3ff9")
+
+
+_VALID = image.assemble_image(zbi.write_zbi([_kernel()]), FILES, WORDS,
+                              compress_bootfs=True).data
+
+
+@given(st.lists(st.tuples(st.integers(0, len(_VALID) - 1), st.integers(0, 255)), max_size=8))
+def test_fuzz_listing_and_extract_raise_only_image_error(flips: list[tuple[int, int]]) -> None:
+    data = bytearray(_VALID)
+    for at, value in flips:
+        data[at] = value
+    for func in (image.list_image, image.extract_image):
+        try:
+            func(bytes(data))
+        except ImageError:
+            pass
