@@ -95,7 +95,8 @@ class ParsedLog:
     anomalies: tuple[Anomaly, ...]
     missing: tuple[int, ...]  # sequence numbers never seen, below the highest seen
     foreign: int  # records with another nonce
-    other_lines: tuple[tuple[int, str], ...] = field(repr=False, default=())  # non-record lines
+    # Lines without a good record (kernel output, garbled records), with line numbers.
+    other_lines: tuple[tuple[int, str], ...] = field(repr=False, default=())
     line_count: int = 0
 
     @property
@@ -259,14 +260,15 @@ def parse_log(lines: Iterable[str | bytes], *, nonces: Collection[str]) -> Parse
     for line_no, raw in enumerate(lines, start=1):
         line_count = line_no
         text = _to_text(raw).rstrip("\r\n").replace("\r", "")
-        pieces = _candidates(text)
-        if not pieces:
-            other.append((line_no, text))
-            continue
-        for piece in pieces:
+        found = False
+        for piece in _candidates(text):
             record = _parse_candidate(piece, line_no, anomalies)
             if record is not None:
                 candidates.append(record)
+                found = True
+        if not found:
+            # Kept for crash detection; a garbled record's line may still carry kernel text.
+            other.append((line_no, text))
     by_nonce: dict[str, int] = {}
     for record in candidates:
         by_nonce[record.nonce] = by_nonce.get(record.nonce, 0) + 1
