@@ -448,6 +448,24 @@ def _display_name(path: str) -> str:
     return _clean(Path(path).name)
 
 
+def _template_location(exc: jinja2.TemplateError, template_dir: Path) -> tuple[str, int | None]:
+    """File and line of a template error: syntax errors carry them; errors while rendering
+    (an undefined variable) only in the traceback, whose template frames jinja2 rewrites to
+    point at the template file."""
+    filename = getattr(exc, "filename", None)
+    line = getattr(exc, "lineno", None)
+    if filename and line:
+        return filename, line
+    tb = exc.__traceback__
+    found: tuple[str, int | None] = (str(template_dir / PROGRAM_TEMPLATE), None)
+    while tb is not None:
+        code_file = tb.tb_frame.f_code.co_filename
+        if code_file.endswith(".j2"):
+            found = (code_file, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
 def make_environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     """The jinja2 environment: undefined variables are errors, no HTML escaping."""
     return jinja2.Environment(
@@ -511,10 +529,8 @@ def render_program(
         c_source = template.render(program_id=program_id,
                                    builtin_id=program_id[:BUILTIN_ID_LEN], **context)
     except jinja2.TemplateError as exc:
-        where = getattr(exc, "filename", None) or PROGRAM_TEMPLATE
-        line = getattr(exc, "lineno", None)
-        raise InputError(f"{template_dir / where}{f':{line}' if line else ''}: "
-                         f"template error: {exc}") from exc
+        where, line = _template_location(exc, template_dir)
+        raise InputError(f"{where}{f':{line}' if line else ''}: template error: {exc}") from exc
     LOG.debug("rendered %d scenarios for %s/%s/%s, program id %s", len(views), abi, arch,
               target, program_id)
     return RenderedProgram(c_source=c_source, program_id=program_id, abi=abi, arch=arch,

@@ -1,0 +1,256 @@
+"""rig.codegen: scenario files to the C of the guest test program (rendering only; compiling
+is tests/integration/test_check_log.py and test_codegen_compile)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rig.codegen import (
+    ARCHES,
+    SYSCALL_BY_KIND,
+    TEMPLATE_DIR,
+    ProgramScenario,
+    describe_step,
+    program_id_of,
+    render_program,
+)
+from rig.errors import InputError
+from rig.scenario import ABI_PROFILES, bundled_suite_paths, load_many, parse_scenarios
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+ALL_STEPS = DATA / "codegen-all-steps.yaml"
+
+
+def step_blocks(c_source: str) -> list[str]:
+    """The text of every step block of the program, in order."""
+    parts = re.split(r"\n  // ---- step ", c_source)[1:]
+    return [p.split("\n\n", 1)[0].rstrip() for p in parts]
+
+
+def syscalls_called(block: str) -> list[str]:
+    """zx_* calls in a block, not counting RIG_HAS(...) and the skip record's string."""
+    code = "\n".join(line for line in block.splitlines() if not line.strip().startswith("//"))
+    code = re.sub(r"RIG_HAS\(zx_\w+\)", "", code)
+    code = re.sub(r'"zx_\w+"', "", code)
+    return re.findall(r"\b(zx_\w+)\(", code)
+
+
+def test_rendered_program_structure() -> None:
+    files = load_many([ALL_STEPS])
+    program = render_program(files, abi="2024", arch="arm64", target="zircon")
+    assert (program.abi, program.arch, program.target) == ("2024", "arm64", "zircon")
+    assert program.scenarios == (
+        ProgramScenario(0, "cg-write-then-query", str(ALL_STEPS), 10),
+        ProgramScenario(1, "cg-ops", str(ALL_STEPS), 11),
+        ProgramScenario(2, "cg-trap-dirty", str(ALL_STEPS), 3),
+        ProgramScenario(3, "cg-handles", str(ALL_STEPS), 16),
+    )
+    assert program_id_of(program.c_source) == program.program_id
+    assert f'#define RIG_PROGRAM_ID "{program.program_id[:16]}"' in program.c_source
+    assert program.builtin_nonce == program.program_id[:16]
+    # Deterministic, and independent of where the checkout is (only file names appear).
+    again = render_program(load_many([ALL_STEPS]), abi="2024", arch="arm64", target="zircon")
+    assert again == program
+    assert str(DATA) not in program.c_source
+    # hello first, bye last, every scenario function called in order between them.
+    main = program.c_source.split("int rig_program_main(void) {", 1)[1]
+    assert [line.strip() for line in main.strip().splitlines()] == [
+        "rig_record_hello(RIG_PROGRAM_ID, RIG_SCENARIO_COUNT);",
+        "scenario_0_cg_write_then_query();",
+        "scenario_1_cg_ops();",
+        "scenario_2_cg_trap_dirty();",
+        "scenario_3_cg_handles();",
+        "rig_record_bye(RIG_SCENARIO_COUNT);",
+        "return 0;",
+        "}",
+    ]
+
+
+def test_every_step_makes_exactly_its_syscall_once() -> None:
+    files = load_many([ALL_STEPS])
+    program = render_program(files, abi="2024", arch="x64", target="zircon")
+    steps = [s for f in files for s in f.scenarios for s in s.steps]
+    blocks = step_blocks(program.c_source)
+    assert len(blocks) == len(steps) == 40
+    for step, block in zip(steps, blocks, strict=True):
+        name = SYSCALL_BY_KIND[step.kind]
+        assert f"if (!RIG_HAS({name})) {{" in block
+        assert f'rig_step_skip(&fx, {step.index}, "{name}");' in block
+        if step.op == "query_all":
+            # The documented loop lives in fixture.c; the block calls it once.
+            assert syscalls_called(block) == []
+            assert block.count("rig_step_query_all(") == 1
+        else:
+            assert syscalls_called(block) == [name], block
+
+
+def test_step_block_text_is_the_real_call() -> None:
+    program = render_program(load_many([ALL_STEPS]), abi="2024", arch="x64", target="zircon")
+    blocks = step_blocks(program.c_source)
+    assert blocks[2] == """\
+2: query  (codegen-all-steps.yaml:10)
+  //   query: {}
+  //   expect: {status: ZX_OK, actual: 1, avail: 1, ranges: [[1, 2, 0]]}
+  if (!RIG_HAS(zx_pager_query_dirty_ranges)) {
+    rig_step_skip(&fx, 2, "zx_pager_query_dirty_ranges");
+  } else {
+    size_t actual = RIG_UNSET;
+    size_t avail = RIG_UNSET;
+    rig_poison(rig_qbuf, 0x60);
+    zx_status_t st = zx_pager_query_dirty_ranges(
+        fx.pager, fx.vmo, 0, fx.size, rig_qbuf, 0x60, &actual, &avail);
+    rig_step_query(&fx, 2, st, &actual, &avail, rig_qbuf, 4);
+  }"""
+    calls = [re.search(r"(zx_\w+\((?:.|\n)*?\));", b) for b in blocks]
+    texts = [" ".join(m.group(1).split()) if m else None for m in calls]
+    assert texts[:10] == [
+        "zx_pager_supply_pages(fx.pager, fx.vmo, 0x0, 0x4000, fx.aux, 0x0)",
+        "zx_vmo_write(fx.vmo, rig_io, 0x1000, 0x2000)",
+        "zx_pager_query_dirty_ranges( fx.pager, fx.vmo, 0, fx.size, rig_qbuf, 0x60, &actual, "
+        "&avail)",
+        "zx_pager_query_dirty_ranges( fx.pager, fx.vmo, 0x1000, 0x2000, rig_qbuf, 0x18, "
+        "&actual, &avail)",
+        "zx_pager_query_dirty_ranges( fx.pager, fx.vmo, 0, fx.size, NULL, 0x0, NULL, &avail)",
+        "zx_pager_query_dirty_ranges( fx.pager, fx.vmo, 0, fx.size, rig_qbuf, 0x1e, &actual, "
+        "NULL)",
+        None,
+        "zx_pager_query_vmo_stats( fx.pager, fx.vmo, ZX_PAGER_RESET_VMO_STATS, &stats, "
+        "sizeof(stats))",
+        "zx_vmo_read(fx.vmo, rig_io, 0x0, 0x1000)",
+        "zx_vmo_write(fx.vmo, rig_io, 0x64, 0xa)",
+    ]
+    assert texts[10:21] == [
+        "zx_pager_supply_pages(fx.pager, fx.vmo, 0x0, 0x1000, fx.aux_zero, 0x0)",
+        # The second supply takes the next unused slice of the pattern aux VMO.
+        "zx_pager_supply_pages(fx.pager, fx.vmo, 0x1000, 0x2000, fx.aux, 0x0)",
+        "zx_vmo_op_range(fx.vmo, ZX_VMO_OP_ZERO, 0x0, 0x1000, NULL, 0)",
+        "zx_vmo_op_range(fx.vmo, ZX_VMO_OP_COMMIT, 0x1000, 0x1000, NULL, 0)",
+        "zx_pager_op_range(fx.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, fx.vmo, 0x0, 0x3000, 0)",
+        "zx_pager_op_range(fx.pager, ZX_PAGER_OP_WRITEBACK_BEGIN, fx.vmo, 0x0, 0x3000, "
+        "ZX_VMO_DIRTY_RANGE_IS_ZERO)",
+        "zx_pager_op_range(fx.pager, ZX_PAGER_OP_WRITEBACK_END, fx.vmo, 0x0, 0x3000, 0)",
+        "zx_pager_op_range(fx.pager, ZX_PAGER_OP_FAIL, fx.vmo, 0x2000, 0x1000, "
+        "(uint64_t)(int64_t)ZX_ERR_INTERNAL)",
+        "zx_vmo_set_size(fx.vmo, 0x5000)",
+        "zx_pager_query_dirty_ranges( fx.pager, fx.vmo, 0x2000, rig_rest(fx.size, 0x2000), "
+        "rig_qbuf, 0x78, &actual, &avail)",
+        "zx_pager_detach_vmo(fx.pager, fx.vmo)",
+    ]
+    assert "if (st == ZX_OK) fx.size = 0x5000;" in blocks[18]
+    handles = [re.search(r"zx_pager_query_dirty_ranges\(\s*(\S+), (\S+),", b) for b in blocks]
+    assert [(m.group(1), m.group(2)) for m in handles[24:37] if m] == [
+        ("ZX_HANDLE_INVALID", "fx.vmo"), ("fx.closed", "fx.vmo"), ("fx.port", "fx.vmo"),
+        ("fx.other_pager", "fx.vmo"), ("fx.pager_no_rights", "fx.vmo"),
+        ("fx.pager", "ZX_HANDLE_INVALID"), ("fx.pager", "fx.closed"), ("fx.pager", "fx.port"),
+        ("fx.pager", "fx.other_vmo"), ("fx.pager", "fx.plain_vmo"), ("fx.pager", "fx.clone"),
+        ("fx.pager", "fx.slice"), ("fx.pager", "fx.vmo_no_rights"),
+    ]
+
+
+def test_fixture_specs_and_static_buffers() -> None:
+    source = render_program(load_many([ALL_STEPS]), abi="2024", arch="x64",
+                            target="zircon").c_source
+    specs = re.findall(r"static const rig_fixture_spec_t spec = \{(.*?)\};", source, re.S)
+    assert [" ".join(s.split()) for s in specs] == [
+        ".s = 0, .steps = 10, .vmo_size = 0x4000, .vmo_options = 0, .aux_size = 0x4000, "
+        ".aux_zero_size = 0x0, .need = 0,",
+        ".s = 1, .steps = 11, .vmo_size = 0x3000, .vmo_options = ZX_VMO_RESIZABLE, "
+        ".aux_size = 0x2000, .aux_zero_size = 0x1000, .need = 0,",
+        ".s = 2, .steps = 3, .vmo_size = 0x2000, .vmo_options = ZX_VMO_TRAP_DIRTY, "
+        ".aux_size = 0x2000, .aux_zero_size = 0x0, .need = 0,",
+        ".s = 3, .steps = 16, .vmo_size = 0x1000, .vmo_options = 0, .aux_size = 0x1000, "
+        ".aux_zero_size = 0x0, .need = RIG_NEED_CLONE | RIG_NEED_CLOSED | RIG_NEED_OTHER_PAGER "
+        "| RIG_NEED_OTHER_VMO | RIG_NEED_PAGER_NO_RIGHTS | RIG_NEED_PLAIN_VMO | RIG_NEED_SLICE "
+        "| RIG_NEED_VMO_NO_RIGHTS,",
+    ]
+    # Query buffer: room for all 5 pages of cg-ops after its resize; io: the largest write.
+    assert "static zx_vmo_dirty_range_t rig_qbuf[5];" in source
+    assert "static zx_vmo_dirty_range_t rig_qall[12];" in source
+    assert "static unsigned char rig_io[8192];" in source
+
+
+def test_scenarios_filtered_by_abi() -> None:
+    files = load_many([ALL_STEPS])
+    names = [s.name for s in render_program(files, abi="2020", arch="x64",
+                                            target="zircon").scenarios]
+    assert names == ["cg-write-then-query", "cg-ops", "cg-handles"]
+    assert [s.index for s in render_program(files, abi="2020", arch="x64",
+                                            target="zircon").scenarios] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("abi", ABI_PROFILES)
+@pytest.mark.parametrize("arch", ARCHES)
+def test_bundled_suite_renders(abi: str, arch: str) -> None:
+    files = load_many([*bundled_suite_paths(), ALL_STEPS])
+    program = render_program(files, abi=abi, arch=arch, target="zircon")
+    expected = [s.name for f in files for s in f.scenarios if abi in s.abi]
+    assert [s.name for s in program.scenarios] == expected
+    assert len(step_blocks(program.c_source)) == sum(s.steps for s in program.scenarios)
+
+
+def test_templates_have_no_arch_conditionals_and_no_raw_output() -> None:
+    for path in TEMPLATE_DIR.glob("*.c.j2"):
+        text = path.read_text()
+        assert "#if" not in text and "#ifdef" not in text, path
+        assert not re.search(r"\{%-?\s*if[^%]*\barch\b", text), path
+        # Results only through the record API: no direct output calls.
+        for raw in ("rig_output_write", "zx_debug_write", "zx_debuglog_write"):
+            assert raw not in text, (path, raw)
+
+
+def test_undefined_template_variable_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "program.c.j2").write_text("int x = {{ no_such_variable }};\n")
+    with pytest.raises(InputError, match=r"program\.c\.j2:1: template error: "
+                                         r"'no_such_variable' is undefined"):
+        render_program(load_many([ALL_STEPS]), abi="2024", arch="x64", target="zircon",
+                       template_dir=tmp_path)
+
+
+def test_bad_arguments_name_the_choices() -> None:
+    files = load_many([ALL_STEPS])
+    with pytest.raises(InputError, match="unknown ABI profile '2019'; known profiles: "
+                                         "2020, 2022, 2024"):
+        render_program(files, abi="2019", arch="x64", target="zircon")
+    with pytest.raises(InputError, match="unknown arch 'x86_64'; known arches: x64, arm64"):
+        render_program(files, abi="2024", arch="x86_64", target="zircon")
+    only_2024 = parse_scenarios("scenarios:\n  - name: a\n    abi: [2024]\n    vmo: {pages: 1}\n"
+                                "    steps: [detach]\n", "only.yaml")
+    with pytest.raises(InputError, match="no scenario of only.yaml applies to ABI profile "
+                                         "'2022'"):
+        render_program([only_2024], abi="2022", arch="x64", target="zircon")
+
+
+def test_describe_step_writes_the_yaml_back() -> None:
+    text = """\
+scenarios:
+  - name: d
+    vmo: {pages: 4, resizable: true}
+    steps:
+      - op_fail: {offset_bytes: 4096, length_bytes: 100}
+        data: ZX_ERR_INTERNAL
+        expect: {status: ZX_ERR_INVALID_ARGS}
+      - query: {offset_bytes: 10, length: 1, buffer: null, buffer_bytes: 30, avail: false,
+                vmo: clone}
+      - stats: {reset: true}
+      - supply: [0, 1]
+        pager: other_pager
+      - resize: 6
+      - query_all: {buffer_entries: 2}
+        expect: {calls: 1, ranges: [[0, 1, 0]]}
+      - writeback_begin_zero: [0, 1]
+"""
+    steps = parse_scenarios(text, "d.yaml").scenarios[0].steps
+    assert [describe_step(s) for s in steps] == [
+        ("op_fail: {offset_bytes: 4096, length_bytes: 100}", "data: ZX_ERR_INTERNAL",
+         "expect: {status: ZX_ERR_INVALID_ARGS}"),
+        ("query: {offset_bytes: 10, length: 1, buffer: null, buffer_bytes: 30, avail: false, "
+         "vmo: clone}",),
+        ("stats: {reset: true}",),
+        ("supply: [0, 1]", "pager: other_pager"),
+        ("resize: 6",),
+        ("query_all: {buffer_entries: 2}", "expect: {calls: 1, ranges: [[0, 1, 0]]}"),
+        ("writeback_begin_zero: [0, 1]",),
+    ]
