@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="a Fuchsia build directory: finds the kernel ZBI and boot shim through "
                    "its images.json (instead of --kernel-zbi/--boot-shim)")
     p.add_argument("--kernel-era", metavar="E",
-                   help=f"skip era detection: one of {', '.join(cmdline.known_eras())} "
-                   "(zircon-facts.md 3.5)")
+                   help="skip era detection: A..I or unknown (the eras of images/cmdline.yaml, "
+                   "zircon-facts.md 3.5); unknown gives the run-everywhere words")
     p.add_argument("--cmdline", action="append", default=[], metavar="WORDS",
                    help="extra kernel command-line words (repeatable; split on spaces)")
     p.add_argument("--output", choices=cmdline.OUTPUTS, default="debuglog",
