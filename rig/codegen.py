@@ -288,12 +288,24 @@ def describe_step(step: Step) -> tuple[str, ...]:
     return tuple(_clean(line) for line in lines)
 
 
-def _max_pages(scenario: Scenario) -> int:
+# Query buffers up to this many entries get real storage of the size asked for; beyond it the
+# storage is capped at the most ranges the scenario can have (the kernel is still told the
+# size the step asks for: it writes one entry per range, never more).
+FULL_STORAGE_ENTRIES = 4096
+
+
+def max_ranges(scenario: Scenario) -> int:
+    """The most dirty ranges the scenario's VMO can ever report.
+
+    Bounded by its pages (after any resize) and by its steps: the VMO starts as one run of
+    page states and each step changes one contiguous interval, adding at most two run
+    boundaries, so there are never more than 1 + 2 * steps runs (and so ranges).
+    """
     pages = scenario.vmo.pages
     for step in scenario.steps:
         if step.kind is StepKind.RESIZE and step.new_size_bytes is not None:
             pages = max(pages, step.new_size_bytes // zx.PAGE_SIZE)
-    return max(pages, 1)
+    return max(1, min(pages, 1 + 2 * len(scenario.steps)))
 
 
 def _handle_expr(step: Step, which: str, need: set[str]) -> str:
@@ -318,7 +330,7 @@ class _Sizes:
     io_bytes: int = 1
 
 
-def _step_view(step: Step, where: str, max_pages: int, sizes: _Sizes, need: set[str],
+def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
                aux: dict[str, int]) -> _StepView:
     kind = step.kind
     base: dict[str, object] = {
@@ -381,16 +393,18 @@ def _step_view(step: Step, where: str, max_pages: int, sizes: _Sizes, need: set[
             q_len = "fx.size"
         else:
             q_len = f"rig_rest(fx.size, {q_off})"
+        # Default: room for every range the VMO can have.
         buffer_size = (q.buffer_size if q.buffer_size is not None
-                       else max_pages * zx.DIRTY_RANGE_SIZE)
+                       else most * zx.DIRTY_RANGE_SIZE)
         if q.buffer_null:
             buffer, entries, poison = "NULL", 0, 0
         else:
             buffer = "rig_qbuf"
-            entries = buffer_size // zx.DIRTY_RANGE_SIZE
-            sizes.qbuf_entries = max(sizes.qbuf_entries,
-                                     -(-buffer_size // zx.DIRTY_RANGE_SIZE))
-            poison = buffer_size
+            storage = min(-(-buffer_size // zx.DIRTY_RANGE_SIZE),
+                          max(most, FULL_STORAGE_ENTRIES))
+            sizes.qbuf_entries = max(sizes.qbuf_entries, storage)
+            entries = min(buffer_size // zx.DIRTY_RANGE_SIZE, storage)
+            poison = min(buffer_size, storage * zx.DIRTY_RANGE_SIZE)
         return _StepView(
             **base, form="query",  # type: ignore[arg-type]
             args=(pager, vmo, q_off, q_len, buffer, _hex(buffer_size),
@@ -401,10 +415,13 @@ def _step_view(step: Step, where: str, max_pages: int, sizes: _Sizes, need: set[
         )
     # QUERY_ALL
     k = step.buffer_entries or 1
-    sizes.qbuf_entries = max(sizes.qbuf_entries, k)
-    sizes.qall_entries = max(sizes.qall_entries, 2 * max_pages + 4)
+    # The loop needs real room for k entries per call: the kernel fills all k when it can.
+    sizes.qbuf_entries = max(sizes.qbuf_entries, min(k, max(most, FULL_STORAGE_ENTRIES)))
+    sizes.qall_entries = max(sizes.qall_entries, most)
+    # Each call returns at least one range or ends the loop: `most` calls suffice, plus one.
     return _StepView(**base, form="query_all", k=k,  # type: ignore[arg-type]
-                     max_calls=2 * max_pages + 4)
+                     buffer_entries=min(k, max(most, FULL_STORAGE_ENTRIES)),
+                     max_calls=most + 1)
 
 
 def _func_name(index: int, name: str) -> str:
@@ -415,9 +432,9 @@ def _scenario_view(index: int, scenario: Scenario, display_file: str,
                    sizes: _Sizes) -> _ScenarioView:
     need: set[str] = set()
     aux = {"aux": 0, "aux_zero": 0}
-    max_pages = _max_pages(scenario)
+    most = max_ranges(scenario)
     steps = tuple(
-        _step_view(step, f"{display_file}:{step.location.line}", max_pages, sizes, need, aux)
+        _step_view(step, f"{display_file}:{step.location.line}", most, sizes, need, aux)
         for step in scenario.steps
     )
     options = []

@@ -188,8 +188,9 @@ void rig_step_stats(rig_fixture_t* fx, uint32_t t, zx_status_t st,
 }
 
 void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_handle_t vmo,
-                        zx_vmo_dirty_range_t* buf, size_t k, zx_vmo_dirty_range_t* out,
-                        size_t out_entries, uint64_t max_calls) {
+                        size_t k, zx_vmo_dirty_range_t* buf, size_t buf_entries,
+                        zx_vmo_dirty_range_t* out, size_t out_entries, uint64_t max_calls) {
+  size_t room = k < buf_entries ? k : buf_entries;  // entries the kernel can really write
   rig_step_result_t res;
   rig_memset(&res, 0, sizeof(res));
   res.s = fx->spec->s;
@@ -203,18 +204,18 @@ void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_han
   zx_status_t st = ZX_OK;
   while (res.calls < max_calls) {
     size_t actual = 0, avail = 0;
-    rig_poison(buf, k * sizeof(*buf));
+    rig_poison(buf, room * sizeof(*buf));
     st = zx_pager_query_dirty_ranges(pager, vmo, offset, rig_rest(fx->size, offset), buf,
                                      k * sizeof(*buf), &actual, &avail);
     res.calls++;
     if (st != ZX_OK) break;
     res.actual = actual;
     res.avail = avail;
-    if (actual > k) actual = k;  // never trust a count past the buffer
-    for (size_t i = 0; i < actual && nr < out_entries; i++) out[nr++] = buf[i];
-    if (actual == avail || actual == 0) break;
+    size_t got = actual < room ? actual : room;  // never read past the buffer
+    for (size_t i = 0; i < got && nr < out_entries; i++) out[nr++] = buf[i];
+    if (actual == avail || got == 0) break;
     // Continue after the last returned range.
-    const zx_vmo_dirty_range_t* last = &buf[actual - 1];
+    const zx_vmo_dirty_range_t* last = &buf[got - 1];
     uint64_t next = last->offset + last->length;
     if (next <= offset) break;  // no progress: stop rather than spin
     offset = next;

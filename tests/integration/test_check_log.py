@@ -21,7 +21,7 @@ from rig.cli import main
 from rig.codegen import RenderedProgram, render_program
 from rig.model import predict
 from rig.protocol import encode_record, encode_step_records
-from rig.scenario import StepKind, load_many
+from rig.scenario import StepKind, bundled_suite_paths, load_many
 
 pytestmark = pytest.mark.toolchain
 
@@ -288,8 +288,26 @@ def test_bad_input_exits_2(tmp_path: Path, build_2024: tuple[Path, RenderedProgr
     assert "key 'scenarios' must be a list" in capsys.readouterr().err
 
 
-def test_build_dir_compiles(tmp_path: Path) -> None:
-    """The helper's build directory holds a real ELF when asked (needs clang-19 and lld)."""
+@pytest.mark.parametrize("abi", ["2020", "2022", "2024"])
+@pytest.mark.parametrize("arch", ["x64", "arm64"])
+def test_bundled_suite_compiles(tmp_path: Path, arch: str, abi: str) -> None:
+    """The bundled suite plus our scenario files, rendered and compiled by the real toolchain
+    (clang-19, lld), and the ELF checked against the loader's rules."""
+    if shutil.which("clang-19") is None:
+        pytest.skip("clang-19 not found on PATH")
+    from rig.boards import load_board
+    from rig.toolchain import check_elf, compile_program
+    paths = [*bundled_suite_paths(), *sorted((DATA / "scenarios").glob("*.yaml"))]
+    program = render_program(load_many(paths), abi=abi, arch=arch, target="zircon")
+    target = load_board(arch, "zircon").compile_target
+    elf = compile_program(program.c_source, target, tmp_path / "out",
+                          cache_dir=tmp_path / "cache")
+    assert not elf.cached
+    check_elf(elf.path, target)
+    assert (tmp_path / "out" / "program.c").read_text() == program.c_source
+
+
+def test_build_dir_holds_the_elf_when_asked(tmp_path: Path) -> None:
     if shutil.which("clang-19") is None:
         pytest.skip("clang-19 not found on PATH")
     build = tmp_path / "build"

@@ -168,7 +168,7 @@ def test_fixture_specs_and_static_buffers() -> None:
     ]
     # Query buffer: room for all 5 pages of cg-ops after its resize; io: the largest write.
     assert "static zx_vmo_dirty_range_t rig_qbuf[5];" in source
-    assert "static zx_vmo_dirty_range_t rig_qall[12];" in source
+    assert "static zx_vmo_dirty_range_t rig_qall[4];" in source
     assert "static unsigned char rig_io[8192];" in source
 
 
