@@ -259,6 +259,8 @@ def _handle_status(step: Step, profile: str) -> int | None:
     Order: pager lookup (type, then rights on 2024), VMO lookup (same), then the pager koid
     match, which rejects VMOs of other pagers, plain VMOs, clones and slices.
     """
+    if step.pager is Handle.VALID and step.vmo is Handle.VALID:
+        return None
     rights_checked = profile == "2024"
     for which in (step.pager, step.vmo):
         if which in (Handle.INVALID, Handle.CLOSED):
@@ -282,7 +284,7 @@ def _signed64(value: int) -> int:
 # Steps
 
 
-@dataclass
+@dataclass(slots=True)
 class _Out:
     status: int | None
     actual: int | None = None
@@ -621,31 +623,48 @@ def _stats(vmo: _Vmo, step: Step, profile: str) -> _Out:
     return _Out(_OK, modified=modified)
 
 
-def dirty_ranges(vmo: _Vmo, first: int, end: int) -> Iterator[tuple[int, int, int]]:
+# Range option per PageState value: None (not dirty), 0 (committed), 1 (dirty zero).
+_RANGE_OPTION: tuple[int | None, ...] = (None, None, None, 0, 0, 1, 1)
+
+
+def dirty_ranges(vmo: _Vmo, first: int, end: int) -> list[tuple[int, int, int]]:
     """Dirty ranges over pages [first, end): (first_page, end_page, options), merged.
 
     Committed Dirty/AwaitingClean runs merge; dirty zero runs are reported apart with
     ZX_VMO_DIRTY_RANGE_IS_ZERO even when adjacent (facts section 2 item 6).
     """
-    cur_first = cur_end = -1
-    cur_opt = -1
-    dirty = _COMMITTED_DIRTY
-    zeroes = _ZEROES
-    for s, e, state in vmo.pages.runs(first, end):
-        if state in dirty:
-            opt = 0
-        elif state in zeroes:
-            opt = 1
-        else:
+    pages = vmo.pages
+    starts, states, size = pages.starts, pages.states, pages.size_pages
+    end = min(end, size)
+    out: list[tuple[int, int, int]] = []
+    if first >= end:
+        return out
+    option = _RANGE_OPTION
+    n = len(starts)
+    i = bisect_right(starts, first) - 1
+    cur_first = cur_end = cur_opt = -1
+    while i < n:
+        s = starts[i]
+        if s >= end:
+            break
+        opt = option[states[i]]
+        i += 1
+        if opt is None:
             continue
+        e = starts[i] if i < n else size
+        if s < first:
+            s = first
+        if e > end:
+            e = end
         if opt == cur_opt and s == cur_end:
             cur_end = e
             continue
         if cur_opt >= 0:
-            yield cur_first, cur_end, cur_opt
+            out.append((cur_first, cur_end, cur_opt))
         cur_first, cur_end, cur_opt = s, e, opt
     if cur_opt >= 0:
-        yield cur_first, cur_end, cur_opt
+        out.append((cur_first, cur_end, cur_opt))
+    return out
 
 
 def _e1_try_advance_szo(vmo: _Vmo, first: int, end: int) -> None:
@@ -669,20 +688,16 @@ def _query_once(vmo: _Vmo, offset: int, length: int, buffer_size: int | None,
     first, end = _pages_of(offset, length)
     if vmo.e1:
         _e1_try_advance_szo(vmo, first, end)
-    written: list[tuple[int, int, int]] = []
-    total = 0
-    for s, e, opt in dirty_ranges(vmo, first, end):
-        if buffer_size is not None and (len(written) + 1) * zx.DIRTY_RANGE_SIZE > buffer_size:
-            if avail_null:
-                break
-            total += 1
-            continue
-        if buffer_null:
-            return _Out(_INVALID_ARGS)  # the copy-out faults and SoftFault fails
-        written.append((s * P, (e - s) * P, opt))
-        total += 1
+    found = dirty_ranges(vmo, first, end)
+    capacity = len(found) if buffer_size is None else buffer_size // zx.DIRTY_RANGE_SIZE
+    fits = found[:capacity]
+    if fits and buffer_null:
+        return _Out(_INVALID_ARGS)  # the copy-out faults and SoftFault fails
+    # With avail NULL the walk stops at the first range that does not fit; otherwise it
+    # counts every range (PagerDispatcher::QueryDirtyRanges).
+    written = tuple((s * P, (e - s) * P, opt) for s, e, opt in fits)
     return _Out(_OK, actual=None if actual_null else len(written),
-                avail=None if avail_null else total, ranges=tuple(written))
+                avail=None if avail_null else len(found), ranges=written)
 
 
 def _query(vmo: _Vmo, step: Step, profile: str) -> _Out:
@@ -723,31 +738,47 @@ def _query_all(vmo: _Vmo, step: Step, profile: str) -> _Out:
         offset = last[0] + last[1]
 
 
-def _run_step(vmo: _Vmo, step: Step, profile: str) -> _Out:
-    kind = step.kind
-    if kind in (StepKind.SUPPLY, StepKind.SUPPLY_ZERO):
-        return _supply(vmo, step, profile)
-    if kind in (StepKind.WRITE, StepKind.WRITE_BYTES):
-        return _write(vmo, step.offset_bytes, step.length_bytes)
-    if kind is StepKind.READ:
-        return _read(vmo, step.offset_bytes, step.length_bytes)
-    if kind in (StepKind.OP_DIRTY, StepKind.OP_FAIL, StepKind.WRITEBACK_BEGIN,
-                StepKind.WRITEBACK_BEGIN_ZERO, StepKind.WRITEBACK_END):
-        return _op_range(vmo, step, profile)
-    if kind is StepKind.OP_ZERO:
-        return _op_zero(vmo, step.offset_bytes, step.length_bytes)
-    if kind is StepKind.COMMIT:
-        return _commit(vmo, step.offset_bytes, step.length_bytes)
-    if kind is StepKind.RESIZE:
-        assert step.new_size_bytes is not None
-        return _resize(vmo, step.new_size_bytes)
-    if kind is StepKind.DETACH:
-        return _detach(vmo, step, profile)
-    if kind is StepKind.STATS:
-        return _stats(vmo, step, profile)
-    if kind is StepKind.QUERY:
-        return _query(vmo, step, profile)
-    return _query_all(vmo, step, profile)
+def _run_write(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    return _write(vmo, step.offset_bytes, step.length_bytes)
+
+
+def _run_read(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    return _read(vmo, step.offset_bytes, step.length_bytes)
+
+
+def _run_op_zero(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    return _op_zero(vmo, step.offset_bytes, step.length_bytes)
+
+
+def _run_commit(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    return _commit(vmo, step.offset_bytes, step.length_bytes)
+
+
+def _run_resize(vmo: _Vmo, step: Step, profile: str) -> _Out:
+    assert step.new_size_bytes is not None
+    return _resize(vmo, step.new_size_bytes)
+
+
+_STEP_FUNCS: dict[StepKind, Callable[[_Vmo, Step, str], _Out]] = {
+    StepKind.SUPPLY: _supply,
+    StepKind.SUPPLY_ZERO: _supply,
+    StepKind.WRITE: _run_write,
+    StepKind.WRITE_BYTES: _run_write,
+    StepKind.READ: _run_read,
+    StepKind.OP_DIRTY: _op_range,
+    StepKind.OP_FAIL: _op_range,
+    StepKind.WRITEBACK_BEGIN: _op_range,
+    StepKind.WRITEBACK_BEGIN_ZERO: _op_range,
+    StepKind.WRITEBACK_END: _op_range,
+    StepKind.OP_ZERO: _run_op_zero,
+    StepKind.COMMIT: _run_commit,
+    StepKind.RESIZE: _run_resize,
+    StepKind.DETACH: _detach,
+    StepKind.STATS: _stats,
+    StepKind.QUERY: _query,
+    StepKind.QUERY_ALL: _query_all,
+}
+_OP_NAMES = {kind: kind.value for kind in StepKind}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -779,16 +810,16 @@ def _simulate(scenario: Scenario, profile: str) -> tuple[ScenarioPrediction, _Bl
     vmo = _Vmo(profile=profile, trap_dirty=spec.trap_dirty, resizable=spec.resizable,
                pages=PageMap(spec.pages, PageState.ABSENT), szo=spec.pages)
     steps: list[StepPrediction] = []
+    funcs = _STEP_FUNCS
     for step in scenario.steps:
         try:
-            out = _run_step(vmo, step, profile)
+            out = funcs[step.kind](vmo, step, profile)
         except _Blocked as blocked:
             return (ScenarioPrediction(scenario.name, profile, tuple(steps)),
                     _Block(step, blocked.first, blocked.end, blocked.why, blocked.fix))
-        steps.append(StepPrediction(
-            index=step.index, op=step.op, status=out.status, actual=out.actual,
-            avail=out.avail, ranges=out.ranges, calls=out.calls, modified=out.modified,
-            unavailable=out.unavailable))
+        steps.append(StepPrediction(step.index, _OP_NAMES[step.kind], out.status, out.actual,
+                                    out.avail, out.ranges, out.calls, out.modified,
+                                    out.unavailable))
     return ScenarioPrediction(scenario.name, profile, tuple(steps)), None
 
 
