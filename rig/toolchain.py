@@ -174,7 +174,13 @@ def clang_major(version_line: str) -> int | None:
 
 def _clang_lld(clang: Path) -> Path | None:
     """The ld.lld that ``clang -fuse-ld=lld`` runs (``-print-prog-name``), or None."""
-    argv = [str(clang), "-print-prog-name=ld.lld"]
+    return _cached_clang_lld(str(clang), clang.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_clang_lld(clang: str, mtime_ns: int) -> Path | None:
+    del mtime_ns  # part of the cache key only
+    argv = [clang, "-print-prog-name=ld.lld"]
     try:
         proc = subprocess.run(
             argv,
