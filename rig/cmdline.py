@@ -223,8 +223,10 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
     if output not in OUTPUTS:
         raise InputError(f"--output {output!r}: wanted one of {list(OUTPUTS)}")
     for word in extra:
-        if not word or any(c.isspace() for c in word) or not word.isprintable():
-            raise InputError(f"--cmdline word {word!r}: wanted printable words without spaces")
+        # The kernel's option parser takes printable ASCII only (zbi.h, ZBI_TYPE_CMDLINE).
+        if not word or not word.isascii() or not word.isprintable() or " " in word:
+            raise InputError(f"--cmdline word {word!r}: wanted printable ASCII words without "
+                             "spaces")
     userboot = table.eras[era.era] if era.era in table.eras else table.fallback
     words = [w.format(program=program_path) for w in userboot.userboot]
     words += [w.word.format(entropy=entropy_mixin(nonce)) for w in table.always]

@@ -35,6 +35,7 @@ TYPE_KERNEL_ARM64 = 0x384E524B  # 'KRN8'
 TYPE_KERNEL_RISCV64 = 0x564E524B
 KERNEL_PREFIX = 0x004E524B
 KERNEL_MASK = 0x00FFFFFF
+KERNEL_HEADER_SIZE = 16  # zbi_kernel_t: uint64 entry, uint64 reserve_memory_size
 TYPE_STORAGE_BOOTFS = 0x42534642  # 'BFSB'
 TYPE_STORAGE_KERNEL = 0x5254534B  # 'KSTR'
 TYPE_STORAGE_RAMDISK = 0x4B534452
@@ -261,6 +262,10 @@ def require_kernel(zbi: Zbi, *, source: str, wanted_types: Sequence[int] = ()) -
         raise ImageError(f"{source}: no kernel item: item 0 is {first}, wanted a KERNEL_* item; "
                          "pass the kernel ZBI (e.g. kernel.zbi or zircon-a from the build), "
                          "not a boot shim or a BOOTFS-only image")
+    if len(kernel.payload) < KERNEL_HEADER_SIZE:
+        raise ImageError(f"{source}: kernel item payload is {len(kernel.payload)} bytes, shorter "
+                         f"than the {KERNEL_HEADER_SIZE}-byte zbi_kernel_t (entry, "
+                         "reserve_memory_size) it starts with")
     if wanted_types and kernel.type not in wanted_types:
         wanted = " or ".join(type_name(t) for t in wanted_types)
         raise ImageError(f"{source}: kernel item is {kernel.type_name}, wanted {wanted} for "

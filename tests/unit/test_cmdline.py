@@ -135,7 +135,9 @@ def test_kernel_era_flag_vdso_rule() -> None:
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"nonce": "XYZ"}, "nonce 'XYZ': wanted 16 lowercase hex digits"),
     ({"nonce": NONCE, "output": "uart"}, "--output 'uart': wanted one of"),
-    ({"nonce": NONCE, "extra": ["a b"]}, "--cmdline word 'a b': wanted printable words"),
+    ({"nonce": NONCE, "extra": ["a b"]}, "--cmdline word 'a b': wanted printable ASCII words"),
+    ({"nonce": NONCE, "extra": ["é=1"]}, "--cmdline word 'é=1': wanted printable ASCII words"),
+    ({"nonce": NONCE, "extra": ["a\tb"]}, "wanted printable ASCII words without spaces"),
 ])
 def test_cmdline_bad_input(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=message):

@@ -156,6 +156,10 @@ def test_require_kernel() -> None:
     assert zbi.require_kernel(parsed, source="k").type == zbi.TYPE_KERNEL_X64
     with pytest.raises(ImageError, match="kernel item is KERNEL_X64, wanted KERNEL_ARM64"):
         zbi.require_kernel(parsed, source="k", wanted_types=[zbi.TYPE_KERNEL_ARM64])
+    short = zbi.read_zbi(zbi.write_zbi([_kernel(b"12345678")]))
+    with pytest.raises(ImageError, match="kernel item payload is 8 bytes, shorter than the "
+                                         "16-byte zbi_kernel_t"):
+        zbi.require_kernel(short, source="k")
     with pytest.raises(ImageError, match="no kernel item: item 0 is CMDLINE"):
         zbi.require_kernel(zbi.read_zbi(zbi.write_zbi([zbi.make_item(zbi.TYPE_CMDLINE, b"")])),
                            source="k")
