@@ -19,11 +19,12 @@ from typing import Any
 import yaml
 
 from rig import zbi
+from rig.boards import IMAGES_DIR
 from rig.errors import BoardError, ImageError, InputError
 
 LOG = logging.getLogger(__name__)
 
-TABLE_PATH = Path(__file__).resolve().parent.parent / "images" / "cmdline.yaml"
+TABLE_PATH = IMAGES_DIR / "cmdline.yaml"
 PROGRAM_PATH = "bin/rig-test"
 UNKNOWN = "unknown"
 OUTPUTS = ("debuglog", "debug-write")
