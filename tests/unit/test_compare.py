@@ -1,0 +1,327 @@
+"""rig.compare: verdicts of parsed logs against the model and expect:, outcome precedence,
+the manifest, and the text/JSON renderings."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import pytest
+
+from rig import zx
+from rig.compare import (
+    FieldDiff,
+    Manifest,
+    ManifestScenario,
+    Observed,
+    Outcome,
+    RunVerdict,
+    ScenarioVerdict,
+    StepVerdict,
+    combine_outcomes,
+    compare_run,
+    manifest_from_json,
+    render_text,
+    verdict_to_json,
+)
+from rig.errors import InputError
+from rig.protocol import encode_record, encode_step_records, parse_log
+from rig.scenario import ScenarioFile, parse_scenarios
+
+PROG = "ab" * 32
+NONCE = "0123456789abcdef"
+P = zx.PAGE_SIZE
+
+SUITE = """\
+scenarios:
+  - name: one-dirty-page
+    vmo: {pages: 4}
+    steps:
+      - supply: [0, 4]
+      - write: [1, 1]
+      - query: {}
+        expect: {status: ZX_OK, actual: 1}
+  - name: trap
+    vmo: {pages: 1, trap_dirty: true}
+    steps:
+      - supply: [0, 1]
+"""
+
+
+def files() -> list[ScenarioFile]:
+    return [parse_scenarios(SUITE, "suite.yaml")]
+
+
+def manifest(abi: str = "2024") -> Manifest:
+    return Manifest(program_id=PROG, nonce=NONCE, abi=abi, arch="x64", target="zircon",
+                    scenarios=(ManifestScenario(0, "one-dirty-page", "suite.yaml", 3),
+                               ManifestScenario(1, "trap", "suite.yaml", 1)))
+
+
+class Log:
+    """Builds a record log in order, numbering records."""
+
+    def __init__(self, nonce: str = NONCE) -> None:
+        self.nonce = nonce
+        self.lines: list[str] = []
+
+    def add(self, kind: str, **fields: str | int) -> Log:
+        self.lines.append(encode_record(self.nonce, len(self.lines), kind,
+                                        list(fields.items())))
+        return self
+
+    def step(self, s: int, t: int, st: int, **kw: object) -> Log:
+        self.lines.extend(encode_step_records(self.nonce, len(self.lines), s, t, st,
+                                              **kw))  # type: ignore[arg-type]
+        return self
+
+    def passing_scenario0(self) -> Log:
+        self.add("sbeg", s=0, steps=3, name="one-dirty-page")
+        self.step(0, 0, 0).step(0, 1, 0)
+        self.step(0, 2, 0, actual=1, avail=1, ranges=[(P, P, 0)])
+        return self.add("send", s=0, steps=3)
+
+    def hello(self, prog: str = PROG[:16], scenarios: int = 2) -> Log:
+        return self.add("hello", prog=prog, nonce_src="cmdline", out="debuglog", page=4096,
+                        scenarios=scenarios, vdso="next")
+
+    def bye(self) -> Log:
+        return self.add("bye", scenarios=2, records=len(self.lines))
+
+
+def judge(lines: Sequence[str], m: Manifest | None = None) -> RunVerdict:
+    m = m or manifest()
+    return compare_run(m, files(), parse_log(lines, nonces=m.nonces))
+
+
+def test_outcome_precedence() -> None:
+    order = [Outcome.FAIL, Outcome.INCOMPLETE, Outcome.SKIP, Outcome.PASS]
+    assert combine_outcomes([]) is Outcome.PASS
+    for n in range(1, 5):
+        for combo in itertools.combinations(order, n):
+            assert combine_outcomes(reversed(combo)) is combo[0]
+
+
+def test_passing_run() -> None:
+    log = Log().hello().passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1).bye()
+    v = judge(log.lines)
+    assert (v.outcome, v.ok, v.problems, v.warnings, v.nonce, v.records) == (
+        Outcome.PASS, True, (), (), NONCE, len(log.lines))
+    assert v.scenarios[0] == ScenarioVerdict(0, "one-dirty-page", "suite.yaml", Outcome.PASS,
+                                             "", steps=(
+        StepVerdict(0, "supply", "suite.yaml:5", Outcome.PASS, observed=Observed(status=0)),
+        StepVerdict(1, "write", "suite.yaml:6", Outcome.PASS, observed=Observed(status=0)),
+        StepVerdict(2, "query", "suite.yaml:7", Outcome.PASS,
+                    observed=Observed(status=0, actual=1, avail=1, ranges=((P, P, 0),))),
+    ))
+    assert dict(v.counts) == {"PASS": 2, "FAIL": 0, "SKIP": 0, "INCOMPLETE": 0}
+
+
+def test_wrong_values_name_expected_actual_and_source() -> None:
+    log = Log().hello()
+    log.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0).step(0, 1, 0)
+    log.step(0, 2, 0, actual=2, avail=2, ranges=[(P, P, 0), (3 * P, P, 1)])
+    log.add("send", s=0, steps=3)
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, zx.ZX_ERR_IO)
+    log.add("send", s=1, steps=1).bye()
+    v = judge(log.lines)
+    assert v.outcome is Outcome.FAIL and not v.ok
+    s0, s1 = v.scenarios
+    assert s0.steps[2].diffs == (
+        FieldDiff("actual", 1, 2, "model+expect"),
+        FieldDiff("avail", 1, 2, "model"),
+        FieldDiff("ranges", ((P, P, 0),), ((P, P, 0), (3 * P, P, 1)), "model"),
+    )
+    assert s0.steps[2].reason == (
+        "actual: expected 1 (model+expect), got 2; avail: expected 1 (model), got 2; "
+        "ranges: expected [[1, 1, 0]] (model), got [[1, 1, 0], [3, 1, 1]]")
+    assert (s0.outcome, s0.reason) == (Outcome.FAIL, "step 2 failed")
+    assert s1.steps[0].reason == "status: expected ZX_OK (model), got ZX_ERR_IO"
+
+
+def test_skips_give_the_reason() -> None:
+    log = Log().hello()
+    log.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0).step(0, 1, 0)
+    log.add("skip", s=0, t=2, why="unavailable", sys="zx_pager_query_dirty_ranges")
+    log.add("send", s=0, steps=3)
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1).bye()
+    v = judge(log.lines)
+    assert (v.outcome, v.ok) == (Outcome.SKIP, True)
+    assert (v.scenarios[0].outcome, v.scenarios[0].reason) == (
+        Outcome.SKIP, "step 2 skipped; zx_pager_query_dirty_ranges missing from the vDSO this "
+                      "program got; boot with kernel.vdso.always_use_next=true")
+    assert v.scenarios[1].outcome is Outcome.PASS
+
+
+def test_profile_2020_predicted_unavailable_and_setup_error() -> None:
+    log = Log().hello()
+    log.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0).step(0, 1, 0)
+    log.add("skip", s=0, t=2, why="unavailable", sys="zx_pager_query_dirty_ranges")
+    log.add("send", s=0, steps=3)
+    log.add("sbeg", s=1, steps=1, name="trap").add("err", s=1, what="create_vmo", st=-10)
+    log.add("send", s=1, steps=0).bye()
+    v = judge(log.lines, manifest("2020"))
+    assert [(s.outcome, s.reason) for s in v.scenarios] == [
+        (Outcome.SKIP, "step 2 skipped; zx_pager_query_dirty_ranges is not in the vDSO "
+                       "(predicted: profile 2020 lacks it)"),
+        (Outcome.PASS, "setup failed as predicted: create_vmo ZX_ERR_INVALID_ARGS"),
+    ]
+    assert v.ok
+
+
+def test_setup_surprises_fail() -> None:
+    # 2024 predicts the trap_dirty VMO is created; an err is a FAIL, and the other way round.
+    log = Log().hello().passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").add("err", s=1, what="create_vmo", st=-10)
+    log.add("send", s=1, steps=0).bye()
+    assert judge(log.lines).scenarios[1].reason == (
+        "setup: expected setup succeeds, got err what=create_vmo st=ZX_ERR_INVALID_ARGS")
+    log2 = Log().hello()
+    log2.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0).step(0, 1, 0)
+    log2.add("skip", s=0, t=2, why="unavailable", sys="zx_pager_query_dirty_ranges")
+    log2.add("send", s=0, steps=3)
+    log2.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1).bye()
+    v = judge(log2.lines, manifest("2020"))
+    assert (v.scenarios[1].outcome, v.scenarios[1].reason) == (
+        Outcome.FAIL, "setup: expected err what=create_vmo st=ZX_ERR_INVALID_ARGS, got setup "
+                      "succeeded")
+
+
+def test_kernel_running_a_syscall_the_profile_lacks_fails() -> None:
+    log = Log().hello().passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").add("err", s=1, what="create_vmo", st=-10)
+    log.add("send", s=1, steps=0).bye()
+    v = judge(log.lines, manifest("2020"))
+    step = v.scenarios[0].steps[2]
+    assert (step.outcome, step.diffs) == (
+        Outcome.FAIL, (FieldDiff("syscall", "zx_pager_query_dirty_ranges unavailable",
+                                 "the kernel ran it", "model"),))
+
+
+def test_lost_and_missing_records_are_incomplete_never_pass() -> None:
+    full = Log().hello().passing_scenario0()
+    full.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1).bye()
+    # Lose the rng record of the query (seq 5): the query is incomplete.
+    lines = [line for line in full.lines if " 5 rng " not in line]
+    v = judge(lines)
+    assert [(s.outcome, s.reason) for s in v.scenarios] == [
+        (Outcome.INCOMPLETE, "1 records lost inside the scenario (seq 5); step 2 incomplete"),
+        (Outcome.PASS, ""),
+    ]
+    assert v.scenarios[0].steps[2].reason == "ranges 0..0 of 1 lost (rng records missing)"
+    # Lose a whole step record: that step has no record.
+    v = judge([line for line in full.lines if " 3 step " not in line])
+    assert v.scenarios[0].steps[1].reason == "no record of this step (lost, or the log ended)"
+    assert v.outcome is Outcome.INCOMPLETE
+    # Lose the send of scenario 0: incomplete even though every step passed.
+    v = judge([line for line in full.lines if " 6 send " not in line])
+    assert (v.scenarios[0].outcome, v.scenarios[0].reason) == (
+        Outcome.INCOMPLETE, "1 records lost inside the scenario (seq 6); no send record (lost)")
+
+
+def test_no_records_and_early_end() -> None:
+    v = judge(["welcome to Zircon", "ZIRCON KERNEL PANIC"])
+    assert v.outcome is Outcome.INCOMPLETE
+    assert v.problems == ((Outcome.INCOMPLETE, f"no record of this build in the log (nonce "
+                                               f"{NONCE} or {PROG[:16]})"),)
+    assert [s.reason for s in v.scenarios] == [
+        "no records of this scenario (log ended before it)"] * 2
+    v = judge(Log().hello().passing_scenario0().lines)
+    assert v.problems == ((Outcome.INCOMPLETE, "no bye record: the log ended early (hang, "
+                                               "crash or power-off) after seq 6"),)
+    assert [s.outcome for s in v.scenarios] == [Outcome.PASS, Outcome.INCOMPLETE]
+
+
+def test_run_level_problems() -> None:
+    log = Log().hello(prog="ffffffffffffffff", scenarios=3).passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1)
+    log.add("sbeg", s=7, steps=0, name="stray").add("send", s=7, steps=0)
+    log.add("bye", scenarios=2, records=99)
+    v = judge(log.lines)
+    assert v.problems == (
+        (Outcome.FAIL, "hello says program ffffffffffffffff, the build is abababababababab: "
+                       "another program printed records with this build's nonce"),
+        (Outcome.FAIL, "hello says 3 scenarios, the build has 2"),
+        (Outcome.INCOMPLETE, "bye says records=99 but is seq 12"),
+        (Outcome.FAIL, "records of scenarios [7] the build does not have"),
+    )
+    assert v.outcome is Outcome.FAIL
+    assert [s.outcome for s in v.scenarios] == [Outcome.PASS, Outcome.PASS]
+
+
+def test_builtin_nonce_warns() -> None:
+    log = Log(nonce=PROG[:16]).hello().passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1).bye()
+    v = judge(log.lines)
+    assert v.ok and v.nonce == PROG[:16]
+    assert v.warnings == (f"records carry the program's built-in id {PROG[:16]}, not the "
+                          f"build's nonce {NONCE}: the image was booted without the build's "
+                          "command line",)
+
+
+def test_scenario_files_must_match_the_manifest() -> None:
+    m = manifest()
+    bad = Manifest(m.program_id, m.nonce, m.abi, m.arch, m.target,
+                   (ManifestScenario(0, "gone", "old.yaml", 1),))
+    with pytest.raises(InputError, match="manifest scenario 0 'gone' \\(from old.yaml\\) is in "
+                                         "none of the scenario files given"):
+        compare_run(bad, files(), parse_log([], nonces=[NONCE]))
+    changed = Manifest(m.program_id, m.nonce, m.abi, m.arch, m.target,
+                       (ManifestScenario(0, "trap", "suite.yaml", 5),))
+    with pytest.raises(InputError, match="suite.yaml:9: scenario 'trap' has 1 steps, the "
+                                         "build had 5"):
+        compare_run(changed, files(), parse_log([], nonces=[NONCE]))
+
+
+def test_manifest_from_json() -> None:
+    data = {"program_id": PROG, "nonce": NONCE, "abi": "2024", "arch": "x64",
+            "target": "zircon", "board": "ignored",
+            "scenarios": [{"index": 0, "name": "one-dirty-page", "file": "suite.yaml",
+                           "steps": 3}]}
+    m = manifest_from_json(data, "m.json")
+    assert m == Manifest(PROG, NONCE, "2024", "x64", "zircon",
+                         (ManifestScenario(0, "one-dirty-page", "suite.yaml", 3),))
+    assert m.nonces == (NONCE, PROG[:16])
+    for broken, message in [
+        ([], "m.json: the manifest must be a JSON object, found list"),
+        ({**data, "abi": 2024}, "m.json: key 'abi' must be a non-empty string, found 2024"),
+        ({**data, "nonce": "XYZ"}, "m.json: key 'nonce' must be 16 lowercase hex digits"),
+        ({**data, "scenarios": [{"index": 1, "name": "a", "file": "f", "steps": 1}]},
+         "m.json: scenarios\\[0\\] must be \\{index: 0, name, file, steps\\}"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            manifest_from_json(broken, "m.json")
+
+
+def test_render_text_and_json() -> None:
+    log = Log().hello()
+    log.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0).step(0, 1, 0)
+    log.step(0, 2, 0, actual=0, avail=0, ranges=[])
+    log.add("send", s=0, steps=3).bye()
+    v = judge(log.lines)
+    assert render_text(v) == f"""\
+program abababababababab  profile 2024  x64/zircon  nonce {NONCE}  records 7
+
+  #  scenario / step                              outcome    detail
+  0  one-dirty-page                               FAIL       step 2 failed
+       step 2 query (suite.yaml:7)                FAIL       actual: expected 1 (model+expect), got 0; avail: expected 1 (model), got 0; ranges: expected [[1, 1, 0]] (model), got []
+  1  trap                                         INCOMPLETE no records of this scenario (lost)
+
+FAIL: 2 scenarios: 0 passed, 1 failed, 0 skipped, 1 incomplete
+"""  # noqa: E501 (one table row is long by design)
+    j = verdict_to_json(v)
+    assert j["scenarios"][0]["steps"][2] == {
+        "index": 2, "op": "query", "where": "suite.yaml:7", "outcome": "FAIL",
+        "reason": "actual: expected 1 (model+expect), got 0; avail: expected 1 (model), got 0; "
+                  "ranges: expected [[1, 1, 0]] (model), got []",
+        "diffs": [{"field": "actual", "expected": 1, "actual": 0, "source": "model+expect"},
+                  {"field": "avail", "expected": 1, "actual": 0, "source": "model"},
+                  {"field": "ranges", "expected": [[P, P, 0]], "actual": [],
+                   "source": "model"}],
+        "observed": {"status": 0, "actual": 0, "avail": 0, "ranges": [], "calls": None,
+                     "modified": None, "skipped": None},
+    }
+    assert {k: j[k] for k in ("outcome", "ok", "counts", "problems")} == {
+        "outcome": "FAIL", "ok": False,
+        "counts": {"PASS": 0, "FAIL": 1, "SKIP": 0, "INCOMPLETE": 1}, "problems": []}
