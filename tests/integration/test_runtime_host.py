@@ -680,3 +680,41 @@ def test_guest_without_a_processargs_message_still_runs(
         "info out=debuglog-new vdso=unknown page=4096 job=0 resource=0 vmar=0 nonce=(none)"
     )
     assert run.calls[-1] == "process_exit code=2"
+
+
+@needs_x86_64_host
+def test_bundled_suite_runs_on_the_runtime_and_its_records_parse(host: HostBuild) -> None:
+    # The real generated program, the real runtime and record.c, on a vDSO that has none of the
+    # pager syscalls: every scenario must still report (err/skip), in order, with no gap.
+    from rig.codegen import render_program
+    from rig.protocol import parse_log
+    from rig.scenario import bundled_suite_paths, load_many
+
+    program = render_program(
+        load_many(bundled_suite_paths()), abi="2020", arch="x64", target="zircon"
+    )
+    built = compile_program(
+        program.c_source, TARGETS["x64"], host.tmp / "suite", cache_dir=host.tmp / "cache"
+    )
+    nonce = "00112233aabbccdd"
+    msg = message_2020([*ENVIRON_2020[:3], f"rig.nonce={nonce}"])
+    run = run_guest(host, built.path, msg, 17, vdso_name="vdso/full")
+    parsed = parse_log(run.output, nonces=[nonce])
+    assert (parsed.nonce, parsed.anomalies, parsed.missing, parsed.foreign) == (nonce, (), (), 0)
+    assert len(parsed.records) == len(run.output)
+    hello, bye = parsed.records[0], parsed.records[-1]
+    assert (hello.kind, bye.kind) == ("hello", "bye")
+    assert dict(hello.fields) == {
+        "prog": program.program_id[:16],
+        "nonce_src": "cmdline",
+        "out": "debuglog-new",
+        "page": "4096",
+        "scenarios": str(len(program.scenarios)),
+        "vdso": "stable",
+    }
+    begun = [dict(r.fields)["s"] for r in parsed.records if r.kind == "sbeg"]
+    ended = [dict(r.fields)["s"] for r in parsed.records if r.kind == "send"]
+    assert begun == ended == [str(s.index) for s in program.scenarios]
+    # Paced: one 1 ms sleep per 10 debuglog records.
+    assert sum(c.startswith("nanosleep") for c in run.calls) == len(run.output) // 10
+    assert run.calls[-1].startswith("process_exit code=")
