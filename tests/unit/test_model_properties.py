@@ -64,11 +64,11 @@ def steps_for(draw: st.DrawFn, pages: int, resizable: bool) -> list[Step]:
             else:
                 out.append(Step(i, StepKind.STATS, _loc(i), reset=draw(st.booleans())))
         else:
-            off = draw(st.none() | st.integers(0, limit * P))
-            length = draw(st.none() | st.integers(0, limit * P))
+            q_off = draw(st.none() | st.integers(0, limit * P))
+            q_len = draw(st.none() | st.integers(0, limit * P))
             buf = draw(st.none() | st.integers(0, 200))
             out.append(Step(i, StepKind.QUERY, _loc(i), query=QueryArgs(
-                offset_bytes=off, length_bytes=length, buffer_size=buf,
+                offset_bytes=q_off, length_bytes=q_len, buffer_size=buf,
                 actual_null=draw(st.integers(0, 5)) == 0,
                 avail_null=draw(st.integers(0, 5)) == 0)))
     return out
