@@ -437,9 +437,9 @@ def _triple_arch(triple: str) -> str:
 def elf_problems(path: Path, target: CompileTarget) -> list[str]:
     """Every loader rule the ELF at ``path`` breaks, one message each (empty when it is fine).
 
-    Rules: ET_DYN; e_machine of the target triple; no PT_INTERP; no execute-only PT_LOAD
-    (userboot refuses it); the entry point inside an executable PT_LOAD; no undefined symbols;
-    only relative dynamic relocations (DT_RELR or R_*_RELATIVE), no PLT relocations.
+    Rules: ET_DYN; e_machine of the target triple; no PT_INTERP; no PT_TLS; no execute-only
+    PT_LOAD (userboot refuses it); the entry point inside an executable PT_LOAD; no undefined
+    symbols; only relative dynamic relocations (DT_RELR or R_*_RELATIVE), no PLT relocations.
 
     :raises ToolchainError: the file is not an ELF or the triple is unknown.
     """
@@ -482,6 +482,11 @@ def elf_problems(path: Path, target: CompileTarget) -> list[str]:
                             f"(flags {_flag_text(flags)}), wanted R+X: userboot refuses it "
                             "(link with -Wl,--no-execute-only)"
                         )
+                elif ptype == "PT_TLS":
+                    problems.append(
+                        f"program header {i} is PT_TLS ({seg['p_memsz']} bytes), wanted none: "
+                        "the runtime sets up no thread pointer (drop _Thread_local variables)"
+                    )
                 elif ptype == "PT_DYNAMIC" and isinstance(seg, DynamicSegment):
                     dynamic = seg
             entry = header["e_entry"]

@@ -257,6 +257,19 @@ def test_interpreter_is_rejected(tools: Toolchain, tmp_path: Path) -> None:
     )
 
 
+def test_thread_local_storage_is_rejected(tools: Toolchain, tmp_path: Path) -> None:
+    source = PROGRAM + (
+        "\n_Thread_local int rig_tls_counter;\n"
+        "int rig_bump(void) { return ++rig_tls_counter; }\n"
+        "int (*volatile rig_keep)(void) = rig_bump;\n"
+    )
+    assert _rejected(tmp_path, TARGETS["arm64"], source, tools) == (
+        f"{tmp_path / 'program.elf'}: 1 ELF check(s) failed for arm64:\n"
+        "  - program header 4 is PT_TLS (4 bytes), wanted none: the runtime sets up no thread "
+        "pointer (drop _Thread_local variables)"
+    )
+
+
 def test_entry_outside_the_text_is_rejected(tools: Toolchain, tmp_path: Path) -> None:
     x64 = TARGETS["x64"]
     target = replace(x64, ldflags=(*without(x64.ldflags, "-Wl,-e,_start"), "-Wl,-e,g_words"))
