@@ -4,11 +4,14 @@ the manifest, and the text/JSON renderings."""
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
 from rig import zx
+from rig.cli import main
 from rig.compare import (
     FieldDiff,
     Manifest,
@@ -325,3 +328,26 @@ FAIL: 2 scenarios: 0 passed, 1 failed, 0 skipped, 1 incomplete
     assert {k: j[k] for k in ("outcome", "ok", "counts", "problems")} == {
         "outcome": "FAIL", "ok": False,
         "counts": {"PASS": 0, "FAIL": 1, "SKIP": 0, "INCOMPLETE": 1}, "problems": []}
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden logs: tests/data/logs/<case>.log (records spliced into an excerpt of the real Zircon
+# serial log) against checklog-build/, expected output in <case>.expected. After an intended
+# change of the output, regenerate with RIG_UPDATE_GOLDEN=1 and review the diff.
+
+LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
+
+
+@pytest.mark.parametrize("log", sorted(LOGS.glob("*.log")), ids=lambda p: p.stem)
+def test_golden_logs(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check-log", str(log), "--build", str(LOGS / "checklog-build")])
+    got = f"exit: {code}\n" + capsys.readouterr().out
+    expected = log.with_suffix(".expected")
+    if os.environ.get("RIG_UPDATE_GOLDEN") == "1":
+        expected.write_text(got)
+    assert got == expected.read_text()
+
+
+def test_golden_cases_present() -> None:
+    assert sorted(p.stem for p in LOGS.glob("*.log")) == [
+        "pass", "record-missing", "stops-early", "wrong-result"]
