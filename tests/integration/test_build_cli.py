@@ -386,12 +386,14 @@ def test_rebuild_into_same_dir_leaves_no_stale_files(tmp_path: Path, cache: Path
     assert [p.name for p in (out / "scenarios").iterdir()] == ["b.yaml"]
 
 
-# A stand-in for the x64 boot shim, so qemu.sh really runs: a multiboot v1 image (what QEMU's
-# -kernel loads on x86) that prints to COM1, checks that the initrd QEMU handed over starts with
-# a ZBI container header ('BOOT'), and leaves through isa-debug-exit: 0x10 -> exit 33 when it
-# does, 0x20 -> exit 65 when not. Not a Zircon shim: it proves the board's argv, serial, exit
-# device and -initrd wiring, not a kernel boot.
-FAKE_SHIM_S = r"""
+# Stand-ins for the boot shims, so qemu.sh really runs. Each prints on the board's serial port,
+# checks that QEMU handed it image.zbi as the initrd (it starts with the container type 'BOOT'),
+# and leaves through the board's way out. They are not Zircon shims: they prove the board's argv,
+# serial, exit path and -initrd wiring, not a kernel boot.
+#
+# x64: a multiboot v1 image (what QEMU's -kernel loads on x86; the initrd is module 0), COM1,
+# isa-debug-exit: 0x10 -> exit 33 with a ZBI, 0x20 -> exit 65 without.
+X64_SHIM_S = r"""
     .text
     .code32
     .globl _start
@@ -430,25 +432,115 @@ hello: .asciz "shim: hello\n"
 ok: .asciz "shim: initrd is a ZBI\n"
 bad: .asciz "shim: no ZBI initrd\n"
 """
+# arm64: a Linux arm64 Image (the format of linux-arm64-boot-shim.bin), so QEMU passes the
+# devicetree in x0 with /chosen linux,initrd-start; PL011 at 0x09000000; PSCI SYSTEM_OFF (exit 0,
+# so only the serial text tells).
+ARM64_SHIM_S = r"""
+    .section .text.head, "ax"
+    .globl _head
+_head:
+    b start
+    .long 0
+    .quad 0x80000             // text_offset
+    .quad _end - _head        // image_size
+    .quad 0, 0, 0, 0          // flags, res2-4
+    .long 0x644d5241          // "ARM\x64"
+    .long 0
+start:
+    ldr x1, =stack_top
+    mov sp, x1
+    bl shim_main              // x0 = devicetree
+    ldr x0, =0x84000008       // PSCI SYSTEM_OFF
+    hvc #0
+1:  wfi
+    b 1b
+    .bss
+    .balign 16
+    .space 8192
+stack_top:
+"""
+ARM64_SHIM_C = r"""
+typedef unsigned long u64; typedef unsigned int u32; typedef unsigned char u8;
+static volatile u32* const uart = (volatile u32*)0x09000000;
+static void say(const char* s) { while (*s) *uart = (u32)*s++; }
+static u32 be32(const u8* p) { return (u32)p[0] << 24 | (u32)p[1] << 16 | (u32)p[2] << 8 | p[3]; }
+static int same(const char* a, const char* b) {
+  while (*a && *a == *b) { a++; b++; }
+  return *a == *b;
+}
+static const u8* align4(const u8* p) { return (const u8*)(((u64)p + 3) & ~3ul); }
+void shim_main(const u8* dtb) {
+  say("shim: hello\n");
+  if (be32(dtb) != 0xd00dfeedu) { say("shim: no devicetree\n"); return; }
+  const u8* p = dtb + be32(dtb + 8);
+  const char* strings = (const char*)dtb + be32(dtb + 12);
+  for (;;) {
+    u32 token = be32(p);
+    p += 4;
+    if (token == 1) {  /* FDT_BEGIN_NODE: skip the name */
+      while (*p) p++;
+      p = align4(p + 1);
+    } else if (token == 3) {  /* FDT_PROP */
+      u32 len = be32(p);
+      const char* name = strings + be32(p + 4);
+      const u8* val = p + 8;
+      if (same(name, "linux,initrd-start")) {
+        const u8* z = (const u8*)(len == 8 ? (u64)be32(val) << 32 | be32(val + 4) : be32(val));
+        say(z[0] == 'B' && z[1] == 'O' && z[2] == 'O' && z[3] == 'T' ? "shim: initrd is a ZBI\n"
+                                                                     : "shim: no ZBI initrd\n");
+        return;
+      }
+      p = align4(val + len);
+    } else if (token != 2 && token != 4) {  /* not END_NODE or NOP: the end */
+      break;
+    }
+  }
+  say("shim: no initrd\n");
+}
+"""
+
+
+def _build_fake_shim(arch: str, tmp: Path, objcopy: str) -> Path:
+    elf, shim = tmp / "shim.elf", tmp / "shim.bin"
+    if arch == "x64":
+        (tmp / "shim.S").write_text(X64_SHIM_S)
+        steps = [["clang-19", "--target=i386-unknown-none-elf", "-c", str(tmp / "shim.S"), "-o",
+                  str(tmp / "shim.o")],
+                 ["ld.lld-19", "-m", "elf_i386", "-Ttext=0x100000", "-e", "_start",
+                  str(tmp / "shim.o"), "-o", str(elf)]]
+    else:
+        (tmp / "shim.S").write_text(ARM64_SHIM_S)
+        (tmp / "shim.c").write_text(ARM64_SHIM_C)
+        cc = ["clang-19", "--target=aarch64-unknown-none-elf", "-ffreestanding", "-nostdlib",
+              "-fno-builtin", "-mstrict-align", "-mgeneral-regs-only", "-O2", "-fno-pic", "-c"]
+        steps = [cc + [str(tmp / "shim.S"), "-o", str(tmp / "s.o")],
+                 cc + [str(tmp / "shim.c"), "-o", str(tmp / "c.o")],
+                 ["ld.lld-19", "-Ttext=0x40080000", "--section-start=.text.head=0x40080000",
+                  "-e", "_head",
+                  str(tmp / "s.o"), str(tmp / "c.o"), "-o", str(elf)]]
+    for argv in steps + [[objcopy, "-O", "binary", str(elf), str(shim)]]:
+        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    return shim
 
 
 @pytest.mark.qemu
-def test_qemu_sh_runs_the_board_command_line(tmp_path: Path, cache: Path) -> None:
-    require_tool("qemu-system-x86_64", "qemu-system-x86")
+@pytest.mark.parametrize(("arch", "qemu", "package", "exit_code"), [
+    ("x64", "qemu-system-x86_64", "qemu-system-x86", 33),
+    ("arm64", "qemu-system-aarch64", "qemu-system-arm", 0),
+])
+def test_qemu_sh_runs_the_board_command_line(tmp_path: Path, cache: Path, arch: str, qemu: str,
+                                             package: str, exit_code: int) -> None:
+    require_tool(qemu, package)
     objcopy = require_tool("llvm-objcopy-19", "llvm-19")
-    src, obj, elf, shim = (tmp_path / n for n in ("shim.S", "shim.o", "shim.elf", "shim.bin"))
-    src.write_text(FAKE_SHIM_S)
-    for argv in (["clang-19", "--target=i386-unknown-none-elf", "-c", str(src), "-o", str(obj)],
-                 ["ld.lld-19", "-m", "elf_i386", "-Ttext=0x100000", "-e", "_start", str(obj),
-                  "-o", str(elf)],
-                 [objcopy, "-O", "binary", str(elf), str(shim)]):
-        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    shim = _build_fake_shim(arch, tmp_path, objcopy)
     files = scenarios(tmp_path)
     kzbi, out = tmp_path / "k.zbi", tmp_path / "out"
-    kzbi.write_bytes(zbi.write_zbi([kernel_item("x64", "F")]))
-    proc = rig("build", *map(str, files), "--arch", "x64", "--target", "zircon", "--kernel-zbi",
+    kzbi.write_bytes(zbi.write_zbi([kernel_item(arch, "F")]))
+    proc = rig("build", *map(str, files), "--arch", arch, "--target", "zircon", "--kernel-zbi",
                str(kzbi), "--boot-shim", str(shim), "--out", str(out), "--cache-dir", str(cache))
     assert proc.returncode == 0, proc.stderr
+    # qemu.sh execs QEMU, so a timeout here kills QEMU itself.
     run = subprocess.run([str(out / "qemu.sh")], capture_output=True, text=True, timeout=120,
                          stdin=subprocess.DEVNULL, check=False)
-    assert (run.returncode, run.stdout) == (33, "shim: hello\nshim: initrd is a ZBI\n"), run.stderr
+    assert (run.returncode, run.stdout) == (exit_code, "shim: hello\nshim: initrd is a ZBI\n"), (
+        run.stderr)
