@@ -323,6 +323,19 @@ def cache_key(
     return h.hexdigest()
 
 
+def _store_in_cache(elf: Path, cache_dir: Path, key: str) -> None:
+    """Copy a checked ELF into the cache; a cache we cannot write only costs speed."""
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        # Copy then rename, so a concurrent build never sees half a cache entry.
+        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{key}.", suffix=".tmp")
+        os.close(fd)
+        shutil.copyfile(elf, tmp)
+        os.replace(tmp, cache_dir / f"{key}.elf")
+    except OSError as exc:
+        LOG.warning("build cache %s not written (%s); builds will not be reused", cache_dir, exc)
+
+
 def compile_program(
     c_source: str,
     target: CompileTarget,
@@ -411,12 +424,7 @@ def compile_program(
         # Keep the rejected ELF for inspection, but not under the name the image build uses.
         out_elf.replace(out_elf.with_suffix(".elf.rejected"))
         raise
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    # Copy then rename, so a concurrent build never sees half a cache entry.
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{key}.", suffix=".tmp")
-    os.close(fd)
-    shutil.copyfile(out_elf, tmp)
-    os.replace(tmp, cached_elf)
+    _store_in_cache(out_elf, cache_dir, key)
     data = out_elf.read_bytes()
     return BuiltElf(
         path=out_elf,

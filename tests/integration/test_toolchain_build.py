@@ -340,3 +340,16 @@ def test_empty_sysroot_is_passed_to_clang(tools: Toolchain, tmp_path: Path) -> N
                             cache_dir=tmp_path / "c", toolchain=tools)  # fmt: skip
     assert f"--sysroot={sysroot}" in built.argv
     check_elf(built.path, TARGETS["arm64"])
+
+
+def test_unwritable_cache_only_costs_speed(
+    tools: Toolchain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache directory should be")
+    built = compile_program(PROGRAM, TARGETS["x64"], tmp_path / "out", cache_dir=blocker,
+                            toolchain=tools)  # fmt: skip
+    assert built.cached is False and built.path.is_file()
+    assert [r.getMessage().split(" (")[0] for r in caplog.records if r.levelname == "WARNING"] == [
+        f"build cache {blocker} not written"
+    ]
