@@ -313,3 +313,24 @@ def test_build_dir_holds_the_elf_when_asked(tmp_path: Path) -> None:
     build = tmp_path / "build"
     make_build_dir(build, [SCENARIOS], abi="2024", compile_elf=True)
     assert (build / "program.elf").read_bytes()[:4] == b"\x7fELF"
+
+
+def test_check_log_reads_what_rig_build_writes(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """The real `rig build` (no kernel given: program, manifest and scenario copies only) and
+    check-log agree on the build directory."""
+    if shutil.which("clang-19") is None:
+        pytest.skip("clang-19 not found on PATH")
+    build = tmp_path / "build"
+    assert main(["build", "--arch", "x64", "--target", "zircon", "--abi", "2024",
+                 "--kernel-era", "A", "--out", str(build), str(SCENARIOS)]) == 0
+    capsys.readouterr()
+    manifest = json.loads((build / "manifest.json").read_text())
+    program = render_program(load_many([SCENARIOS]), abi="2024", arch="x64", target="zircon")
+    assert (build / "program.c").read_text() == program.c_source
+    assert manifest["program_id"] == program.program_id
+    records = model_records(program, [SCENARIOS], nonce=manifest["nonce"])
+    code, report, _ = run_check_log(tmp_path, build, splice(records), capsys)
+    assert (code, report["outcome"], report["nonce"]) == (0, "PASS", manifest["nonce"])
+    assert outcomes(report) == [("cl-five-ranges", "PASS"), ("cl-query-all", "PASS"),
+                                ("cl-trap-dirty", "PASS")]
