@@ -163,7 +163,12 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         raise InputError("no scenario files: name some, or ship the bundled suite in rig/suite/")
     board = boards.load_board(req.arch, req.target, images_dir=req.images_dir)
     req = _resolve_inputs(req)
-    kernel_bytes = req.kernel_zbi.read_bytes() if req.kernel_zbi is not None else None
+    kernel_bytes = None
+    if req.kernel_zbi is not None:
+        try:
+            kernel_bytes = req.kernel_zbi.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{req.kernel_zbi}: cannot read the kernel ZBI: {exc}") from exc
     if kernel_bytes is not None:
         # Fail on a wrong kernel before spending a compile on it.
         zbi.require_kernel(zbi.read_zbi(kernel_bytes, source=str(req.kernel_zbi)),
@@ -177,7 +182,10 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     files = load_many(req.scenario_paths)
     program = render_program(files, abi=req.abi, arch=req.arch, target=req.target)
     out = req.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the build directory: {exc}") from exc
     toolchain = find_toolchain()
     elf = compile_program(program.c_source, board.compile_target, out, cache_dir=req.cache_dir,
                           toolchain=toolchain)

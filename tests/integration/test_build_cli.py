@@ -334,6 +334,8 @@ def test_zbi_extract_writes_what_went_in(tmp_path: Path, cache: Path) -> None:
      "rig build: error: {junk}: container header (byte offset 0): type is 0x464c457f"),
     (["--target", "zircon", "--kernel-zbi", "{tmp}/nope.zbi"],
      "rig build: error: --kernel-zbi {tmp}/nope.zbi: no such file"),
+    (["--target", "zircon", "--out", "{arm}"],
+     "rig build: error: --out {arm}: cannot create the build directory: "),
     (["--target", "zircon", "--kernel-era", "Q"],
      "rig build: error: --kernel-era 'Q': wanted one of ['A', 'B', 'C'"),
 ])
@@ -344,7 +346,7 @@ def test_build_bad_input_exits_2(tmp_path: Path, args: list[str], message: str) 
     junk.write_bytes(b"\x7fELF" + bytes(60))
     subst = {"arm": str(arm), "junk": str(junk), "tmp": str(tmp_path)}
     args = [a.format(**subst) for a in args]
-    proc = rig("build", str(files[0]), "--arch", "x64", *args, "--out", str(tmp_path / "o"))
+    proc = rig("build", str(files[0]), "--arch", "x64", "--out", str(tmp_path / "o"), *args)
     assert proc.returncode == 2
     assert proc.stderr.startswith(message.format(**subst)), proc.stderr
     assert not (tmp_path / "o" / "program.elf").exists()
