@@ -169,7 +169,6 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
             kernel_bytes = req.kernel_zbi.read_bytes()
         except OSError as exc:
             raise ImageError(f"{req.kernel_zbi}: cannot read the kernel ZBI: {exc}") from exc
-    if kernel_bytes is not None:
         # Fail on a wrong kernel before spending a compile on it.
         zbi.require_kernel(zbi.read_zbi(kernel_bytes, source=str(req.kernel_zbi)),
                            source=str(req.kernel_zbi), wanted_types=[board.kernel_item_type])
