@@ -3,6 +3,10 @@
 
 // A page of the aux pattern is written with this many bytes per zx_vmo_write.
 #define PATTERN_CHUNK 4096u
+// The pattern is written to at most this much of the aux VMO: a supply step far past the VMO
+// (an out-of-range test) must not make setup write gigabytes. Supplies beyond it would get
+// zero pages; no scenario supplies that much inside its VMO.
+#define AUX_FILL_MAX (64ull << 20)
 
 static unsigned char g_chunk[PATTERN_CHUNK];
 
@@ -61,8 +65,9 @@ int rig_fixture_setup(rig_fixture_t* fx, const rig_fixture_spec_t* spec) {
     if ((st = zx_vmo_create(spec->aux_size, 0, &fx->aux)) != ZX_OK)
       return fail(fx, "create_aux", st);
     rig_fill_pattern(g_chunk, sizeof(g_chunk));
-    for (uint64_t off = 0; off < spec->aux_size; off += PATTERN_CHUNK) {
-      uint64_t n = spec->aux_size - off < PATTERN_CHUNK ? spec->aux_size - off : PATTERN_CHUNK;
+    uint64_t fill = spec->aux_size < AUX_FILL_MAX ? spec->aux_size : AUX_FILL_MAX;
+    for (uint64_t off = 0; off < fill; off += PATTERN_CHUNK) {
+      uint64_t n = fill - off < PATTERN_CHUNK ? fill - off : PATTERN_CHUNK;
       if ((st = zx_vmo_write(fx->aux, g_chunk, off, (size_t)n)) != ZX_OK)
         return fail(fx, "fill_aux", st);
     }
