@@ -405,16 +405,9 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
         _needs_dirty_request(vmo, p, p + 1)
     if whole_first < whole_end:
         if vmo.e2:
-            # Whole pages become a dirty zero interval; clean zero markers stay as they are.
-            if vmo.trap_dirty:
-                run = pages.first_in(whole_first, whole_end, lambda s: s in (
-                    PageState.ABSENT, PageState.CLEAN, PageState.AWAITING))
-                if run is not None:
-                    s, e, state = run
-                    raise _Blocked(s, e, f"{_page_list(s, e)} {state.name.lower()} in a "
-                                         "trap_dirty VMO (zeroing may need a DIRTY request)",
-                                   f"add `op_dirty: [{s}, {e - s}]` before this step "
-                                   "(supply first if needed)")
+            # Whole pages become a dirty zero interval without any page request, even under
+            # TRAP_DIRTY (VmCowPages::ZeroPagesPreservingContentLocked).
+            pass
         elif whole_end < vmo.szo:
             # E1 below supply_zero_offset_: pages are looked up for write and zeroed in place.
             _not_supplied(vmo, whole_first, whole_end)
@@ -430,8 +423,9 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
         pages.assign(p, p + 1, PageState.DIRTY)
     if whole_first < whole_end:
         if vmo.e2:
-            pages.transform(whole_first, whole_end,
-                            lambda s: s if s is PageState.MARKER else PageState.ZERO)
+            # Markers and existing intervals (AwaitingClean or not) are already zero.
+            pages.transform(whole_first, whole_end, lambda s: s if s in (
+                PageState.MARKER, PageState.ZERO_AWAITING) else PageState.ZERO)
         elif whole_first < vmo.szo <= whole_end:
             vmo.update_szo(whole_first)
             pages.assign(whole_first, whole_end, PageState.ZERO)
@@ -473,6 +467,8 @@ def _supply(vmo: _Vmo, step: Step, profile: str) -> _Out:
         return _Out(handle)
     if not _in_range(offset, length, vmo.size_bytes):
         return _Out(_OUT_OF_RANGE)
+    if vmo.detached and vmo.e2:
+        return _Out(_BAD_STATE)  # SupplyPagesLocked: page_source_->is_detached() (2024)
     fill = PageState.CLEAN if step.kind is StepKind.SUPPLY else PageState.MARKER
     # Only absent pages are filled; present pages and dirty zero ranges are skipped silently.
     vmo.pages.transform(offset // P, (offset + length) // P,
@@ -507,18 +503,14 @@ def _op_range(vmo: _Vmo, step: Step, profile: str) -> _Out:
     if kind is StepKind.OP_DIRTY:
         if data != 0:
             return _Out(_INVALID_ARGS)
-        if vmo.e2:
-            if not in_range:
-                return _Out(_OUT_OF_RANGE)
-            if not vmo.trap_dirty:
-                return _Out(_NOT_SUPPORTED)
-            if vmo.detached:
-                return _Out(_BAD_STATE)
-        else:
-            if not vmo.trap_dirty:
-                return _Out(_NOT_SUPPORTED)
-            if not in_range:
-                return _Out(_OUT_OF_RANGE)
+        # VmCowPages::DirtyPages: the trap first, then the range (GetCowRange in VmObjectPaged
+        # only rejects overflow), then (2024) a detached source.
+        if not vmo.trap_dirty:
+            return _Out(_NOT_SUPPORTED)
+        if not in_range:
+            return _Out(_OUT_OF_RANGE)
+        if vmo.detached and vmo.e2:
+            return _Out(_BAD_STATE)
         if _has_absent(vmo, first, end):
             return _Out(_NOT_FOUND)
         vmo.pages.assign(first, end, PageState.DIRTY)
@@ -539,19 +531,63 @@ def _op_range(vmo: _Vmo, step: Step, profile: str) -> _Out:
     return _Out(_OK)
 
 
+def _zero_runs(pages: PageMap, first: int, end: int) -> list[tuple[int, int]]:
+    """Maximal dirty zero runs (E2 zero intervals) overlapping [first, end), unclipped.
+
+    Adjacent zero intervals always merge (VmPageList::AddZeroInterval), so an interval is a
+    maximal run of zero pages.
+    """
+    out: list[tuple[int, int]] = []
+    lo = max(first - 1, 0)
+    hi = min(end + 1, pages.size_pages)
+    for s, e, state in pages.runs(lo, hi):
+        if state not in _ZEROES:
+            continue
+        if out and out[-1][1] == s:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    # Extend the first and last runs past the window to their real ends.
+    result = []
+    for s, t in out:
+        while s > 0:
+            prev = next(pages.runs(s - 1, s))[2]
+            if prev not in _ZEROES:
+                break
+            s = _run_start(pages, s - 1)
+        while t < pages.size_pages:
+            nxt = next(pages.runs(t, t + 1))[2]
+            if nxt not in _ZEROES:
+                break
+            t = _run_end(pages, t)
+        if s < end and t > first:
+            result.append((s, t))
+    return result
+
+
+def _run_start(pages: PageMap, page: int) -> int:
+    return pages.starts[bisect_right(pages.starts, page) - 1]
+
+
+def _run_end(pages: PageMap, page: int) -> int:
+    i = bisect_right(pages.starts, page)
+    return pages.starts[i] if i < len(pages.starts) else pages.size_pages
+
+
 def _writeback_begin(vmo: _Vmo, first: int, end: int, *, is_zero: bool) -> None:
     if first >= end:
         return
     pages = vmo.pages
     if vmo.e2:
-        def begin(s: PageState) -> PageState:
-            if s is PageState.ZERO:
-                return PageState.ZERO_AWAITING
-            if s is PageState.DIRTY and not is_zero:
-                return PageState.AWAITING
-            return s
-
-        pages.transform(first, end, begin)
+        if not is_zero:
+            pages.transform(first, end,
+                            lambda s: PageState.AWAITING if s is PageState.DIRTY else s)
+        # A zero interval is marked AwaitingClean from its start sentinel, so only intervals that
+        # start inside the range count; one that starts before it is left alone
+        # (VmCowPages::WritebackBeginLocked, 2024: AwaitingCleanLength on the start sentinel).
+        for s, t in _zero_runs(pages, first, end):
+            if s >= first:
+                pages.transform(s, min(t, end), lambda _s: PageState.ZERO_AWAITING)
         return
     # E1 (VmCowPages::WritebackBeginLocked, tail model).
     if not is_zero:
@@ -569,14 +605,26 @@ def _writeback_end(vmo: _Vmo, first: int, end: int) -> None:
         return
     pages = vmo.pages
     if vmo.e2:
-        def finish(s: PageState) -> PageState:
-            if s is PageState.AWAITING:
-                return PageState.CLEAN
-            if s is PageState.ZERO_AWAITING:
-                return PageState.ABSENT  # a cleaned zero range is "not supplied" again
-            return s
-
-        pages.transform(first, end, finish)
+        runs = list(_zero_runs(pages, first, end))
+        pages.transform(first, end,
+                        lambda s: PageState.CLEAN if s is PageState.AWAITING else s)
+        # Zero intervals (VmCowPages::WritebackEndLocked, 2024): only intervals whose start lies
+        # in the range are considered; a running "awaiting clean end" grows with each start's
+        # AwaitingCleanLength; a whole interval below it is removed, otherwise its start is
+        # clipped. Removed zero ranges are "not supplied" again (facts 2.12).
+        awaiting_end = first
+        for s, t in runs:
+            if s < first:
+                continue
+            prefix = s
+            for rs, re_, state in pages.runs(s, t):
+                if state is not PageState.ZERO_AWAITING or rs != prefix:
+                    break
+                prefix = re_
+            awaiting_end = max(awaiting_end, prefix)
+            clean_to = t if t <= end and t <= awaiting_end else min(awaiting_end, end, t)
+            if clean_to > s:
+                pages.assign(s, clean_to, PageState.ABSENT)
         return
     # E1 (VmCowPages::WritebackEndLocked, tail model).
     szo = vmo.szo

@@ -224,12 +224,25 @@ def test_op_dirty_without_trap_dirty_is_not_supported() -> None:
             zx.ZX_ERR_NOT_SUPPORTED
 
 
-def test_op_dirty_check_order_differs_by_era() -> None:
-    """2022 (E1 DirtyPagesLocked) tests the trap first; 2024 (VmObjectPaged::DirtyPages) the
-    range first."""
+def test_op_dirty_checks_trap_then_range_then_detach() -> None:
+    """VmCowPages::DirtyPages (both eras): the trap, then the range (VmObjectPaged's GetCowRange
+    only rejects overflow), then on 2024 a detached source."""
     steps = "- op_dirty: [3, 2]\n  expect: {status: ZX_ERR_OUT_OF_RANGE}"
     assert (last(steps, "2022").status, last(steps, "2024").status) == (
-        zx.ZX_ERR_NOT_SUPPORTED, zx.ZX_ERR_OUT_OF_RANGE)
+        zx.ZX_ERR_NOT_SUPPORTED, zx.ZX_ERR_NOT_SUPPORTED)
+    trap = "{pages: 4, trap_dirty: true}"
+    detached = "- detach\n- op_dirty: [3, 2]\n  expect: {status: ZX_ERR_OUT_OF_RANGE}\n" \
+               "- op_dirty: [0, 1]"
+    assert [s.status for s in run(detached, "2024", trap).steps] == [
+        OK, zx.ZX_ERR_OUT_OF_RANGE, zx.ZX_ERR_BAD_STATE]
+    assert [s.status for s in run(detached, "2022", trap).steps] == [
+        OK, zx.ZX_ERR_OUT_OF_RANGE, zx.ZX_ERR_NOT_FOUND]
+
+
+def test_supply_after_detach_differs_by_era() -> None:
+    """2024 SupplyPagesLocked rejects a detached source; the E1 source has no such check."""
+    steps = "- detach\n- supply: [0, 1]"
+    assert (last(steps, "2022").status, last(steps, "2024").status) == (OK, zx.ZX_ERR_BAD_STATE)
 
 
 def test_op_dirty_is_atomic_and_forks_markers() -> None:
@@ -268,6 +281,16 @@ def test_op_zero_reaching_the_end_moves_the_e1_tail() -> None:
                     "{pages: 3}") == q(2, [(1, 2, 1)])
 
 
+def test_op_zero_on_trap_dirty_needs_no_request_on_2024() -> None:
+    """VmCowPages::ZeroPagesPreservingContentLocked makes intervals without page requests;
+    E1 looks pages below the tail up for write, which under TRAP_DIRTY needs a DIRTY request."""
+    sc = scenario("- supply: [0, 2]\n- op_zero: [0, 2]\n- query: {}",
+                  "{pages: 4, trap_dirty: true}")
+    assert predict(sc, "2024").steps[2] == q(2, [(0, 2, 1)])
+    with pytest.raises(ScenarioError, match=r"profile 2022: pages 0..1 clean in a trap_dirty"):
+        predict(sc, "2022")
+
+
 def test_non_resizable_resize_is_unavailable() -> None:
     for profile in PROFILES:
         assert last("- resize: 8", profile).status == zx.ZX_ERR_UNAVAILABLE
@@ -289,6 +312,20 @@ def test_writeback_partway_into_tail_differs_by_era() -> None:
     vmo = "{pages: 1, resizable: true}"
     assert (last(steps, "2022", vmo), last(steps, "2024", vmo)) == (
         q(5, [(1, 1, 1), (2, 1, 0), (3, 1, 1)]), q(5, [(1, 1, 1)]))
+
+
+def test_e2_writeback_counts_only_intervals_starting_in_the_range() -> None:
+    """2024 WritebackBeginLocked/EndLocked keep AwaitingClean on the interval's start sentinel:
+    a range starting partway into a zero interval neither begins nor ends its writeback."""
+    vmo = "{pages: 1, resizable: true}"
+    partway = last("- supply: [0, 1]\n- resize: 4\n- writeback_begin: [2, 2]\n"
+                   "- writeback_end: [1, 3]\n- query: {}", "2024", vmo)
+    from_start = last("- supply: [0, 1]\n- resize: 4\n- writeback_begin: [1, 2]\n"
+                      "- writeback_end: [2, 2]\n- query: {}", "2024", vmo)
+    prefix = last("- supply: [0, 1]\n- resize: 4\n- writeback_begin: [1, 2]\n"
+                  "- writeback_end: [1, 3]\n- query: {}", "2024", vmo)
+    assert (partway, from_start, prefix) == (
+        q(4, [(1, 3, 1)]), q(4, [(1, 3, 1)]), q(4, [(3, 1, 1)]))
 
 
 def test_e1_query_advances_the_tail_start() -> None:
