@@ -441,6 +441,10 @@ def compare_run(manifest: Manifest, scenario_files: Sequence[ScenarioFile],
             problems.append((Outcome.FAIL, f"hello says program {hello.get('prog')}, the "
                              f"build is {manifest.program_id[:16]}: another program printed "
                              "records with this build's nonce"))
+        page = hello.number("page")
+        if page is not None and page != zx.PAGE_SIZE:
+            problems.append((Outcome.FAIL, f"the kernel's page size is {page}; scenarios and "
+                             f"the model count pages of {zx.PAGE_SIZE} bytes"))
         if hello.number("scenarios") != len(manifest.scenarios):
             problems.append((Outcome.FAIL, f"hello says {hello.get('scenarios')} scenarios, "
                              f"the build has {len(manifest.scenarios)}"))

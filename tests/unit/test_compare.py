@@ -84,8 +84,8 @@ class Log:
         self.step(0, 2, 0, actual=1, avail=1, ranges=[(P, P, 0)])
         return self.add("send", s=0, steps=3)
 
-    def hello(self, prog: str = PROG[:16], scenarios: int = 2) -> Log:
-        return self.add("hello", prog=prog, nonce_src="cmdline", out="debuglog", page=4096,
+    def hello(self, prog: str = PROG[:16], scenarios: int = 2, page: int = 4096) -> Log:
+        return self.add("hello", prog=prog, nonce_src="cmdline", out="debuglog", page=page,
                         scenarios=scenarios, vdso="next")
 
     def bye(self) -> Log:
@@ -237,7 +237,7 @@ def test_no_records_and_early_end() -> None:
 
 
 def test_run_level_problems() -> None:
-    log = Log().hello(prog="ffffffffffffffff", scenarios=3).passing_scenario0()
+    log = Log().hello(prog="ffffffffffffffff", scenarios=3, page=16384).passing_scenario0()
     log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1)
     log.add("sbeg", s=7, steps=0, name="stray").add("send", s=7, steps=0)
     log.add("bye", scenarios=2, records=99)
@@ -245,6 +245,8 @@ def test_run_level_problems() -> None:
     assert v.problems == (
         (Outcome.FAIL, "hello says program ffffffffffffffff, the build is abababababababab: "
                        "another program printed records with this build's nonce"),
+        (Outcome.FAIL, "the kernel's page size is 16384; scenarios and the model count pages "
+                       "of 4096 bytes"),
         (Outcome.FAIL, "hello says 3 scenarios, the build has 2"),
         (Outcome.INCOMPLETE, "bye says records=99 but is seq 12"),
         (Outcome.FAIL, "records of scenarios [7] the build does not have"),
