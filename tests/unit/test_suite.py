@@ -90,3 +90,17 @@ def test_2020_setup_error_scenario_is_predicted_as_such(suite: list[ScenarioFile
     errors = [predict(s, "2020").setup_error for f in suite for s in f.scenarios
               if s.applies_to("2020") and s.vmo.trap_dirty]
     assert errors and set(errors) == {("create_vmo", zx.ZX_ERR_INVALID_ARGS)}
+
+
+def test_reduced_pager_handle_is_only_used_by_the_last_pager_syscall(
+        suite: list[ScenarioFile]) -> None:
+    """A pager handle lacks ZX_RIGHT_DUPLICATE (facts 1.3, 7: rights 0x80c2), so the guest can
+    only reduce it with zx_handle_replace; no later step may need the full pager handle."""
+    offenders = []
+    for f in suite:
+        for s in f.scenarios:
+            pager_steps = [st for st in s.steps if st.kind in PAGER_SYSCALL_STEPS]
+            for st in pager_steps[:-1]:
+                if st.pager is Handle.NO_RIGHTS:
+                    offenders.append(f"{s.name} step {st.index}")
+    assert offenders == []
