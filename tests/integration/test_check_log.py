@@ -22,13 +22,15 @@ from rig.codegen import RenderedProgram, render_program
 from rig.model import predict
 from rig.protocol import encode_record, encode_step_records
 from rig.scenario import StepKind, bundled_suite_paths, load_many
+from tests.conftest import require_tool
 
 pytestmark = pytest.mark.toolchain
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
 SCENARIOS = DATA / "scenarios" / "checklog.yaml"
-FIXTURE_LOG = Path("/work/shared/fixtures/zircon-arm64-2020-core-tests.serial.log")
+FIXTURE_LOG = (Path(__file__).resolve().parents[1] / "data" / "logs" / "real"
+               / "zircon-arm64-2020-core-tests.serial.log")
 NONCE = "5eed5eed5eed5eed"
 QUERY_KINDS = (StepKind.QUERY, StepKind.QUERY_ALL)
 
@@ -100,8 +102,6 @@ def model_records(program: RenderedProgram, scenario_paths: Sequence[Path], *,
 def splice(records: Sequence[str], every: int = 7) -> bytes:
     """The real Zircon log with a record after every ``every`` lines, as the debuglog prints
     them (prefix, CR LF); records left over go at the end, before nothing."""
-    if not FIXTURE_LOG.is_file():
-        pytest.skip(f"the real Zircon serial log {FIXTURE_LOG} is missing")
     kernel = FIXTURE_LOG.read_bytes().split(b"\r\n")
     out: list[bytes] = []
     pending = list(records)
@@ -295,8 +295,7 @@ def test_bad_input_exits_2(tmp_path: Path, build_2024: tuple[Path, RenderedProgr
 def test_bundled_suite_compiles(tmp_path: Path, arch: str, abi: str) -> None:
     """The bundled suite plus our scenario files, rendered and compiled by the real toolchain
     (clang-19, lld), and the ELF checked against the loader's rules."""
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 not found on PATH")
+    require_tool("clang-19", "clang-19")
     from rig.boards import load_board
     from rig.toolchain import check_elf, compile_program
     paths = [*bundled_suite_paths(), *sorted((DATA / "scenarios").glob("*.yaml"))]
@@ -310,8 +309,7 @@ def test_bundled_suite_compiles(tmp_path: Path, arch: str, abi: str) -> None:
 
 
 def test_build_dir_holds_the_elf_when_asked(tmp_path: Path) -> None:
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 not found on PATH")
+    require_tool("clang-19", "clang-19")
     build = tmp_path / "build"
     make_build_dir(build, [SCENARIOS], abi="2024", compile_elf=True)
     assert (build / "program.elf").read_bytes()[:4] == b"\x7fELF"
@@ -321,8 +319,7 @@ def test_check_log_reads_what_rig_build_writes(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """The real `rig build` (no kernel given: program, manifest and scenario copies only) and
     check-log agree on the build directory."""
-    if shutil.which("clang-19") is None:
-        pytest.skip("clang-19 not found on PATH")
+    require_tool("clang-19", "clang-19")
     build = tmp_path / "build"
     assert main(["build", "--arch", "x64", "--target", "zircon", "--abi", "2024",
                  "--kernel-era", "A", "--out", str(build), str(SCENARIOS)]) == 0

@@ -6,18 +6,17 @@ facts) are replaced by a small host driver, because the host has no vDSO or debu
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from rig.protocol import Anomaly, AnomalyKind, Record, encode_record, parse_log
+from tests.conftest import require_tool
 
 pytestmark = pytest.mark.toolchain
 
 ROOT = Path(__file__).resolve().parents[2]
-CLANG = shutil.which("clang-19")
 
 DRIVER = r"""
 #include <rig/record.h>
@@ -76,13 +75,12 @@ int main(void) {
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if CLANG is None:
-        pytest.skip("clang-19 not found on PATH (needed to compile record.c for the host)")
+    clang = require_tool("clang-19", "clang-19")
     out = tmp_path_factory.mktemp("record-host")
     (out / "driver.c").write_text(DRIVER)
     exe = out / "driver"
     subprocess.run(
-        [CLANG, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'guest/include'}",
+        [clang, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", f"-I{ROOT / 'guest/include'}",
          str(ROOT / "guest/runtime/record.c"), str(out / "driver.c"), "-o", str(exe)],
         check=True, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     return exe
@@ -295,13 +293,12 @@ int main(int argc, char** argv) {
 
 @pytest.fixture(scope="module")
 def fixture_driver(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if CLANG is None:
-        pytest.skip("clang-19 not found on PATH (needed to compile fixture.c for the host)")
+    clang = require_tool("clang-19", "clang-19")
     out = tmp_path_factory.mktemp("fixture-host")
     (out / "driver.c").write_text(FIXTURE_DRIVER)
     exe = out / "driver"
     subprocess.run(
-        [CLANG, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function", "-O1",
+        [clang, "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-unused-function", "-O1",
          f"-I{ROOT / 'guest/include'}", f"-I{ROOT / 'guest/runtime'}",
          *(str(ROOT / "guest/runtime" / f) for f in ("record.c", "fixture.c", "string.c")),
          str(out / "driver.c"), "-o", str(exe)],

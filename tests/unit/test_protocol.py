@@ -22,9 +22,8 @@ from rig.protocol import (
 
 N = "00112233aabbccdd"
 OTHER = "ffffffffffffffff"
-FIXTURE_LOG = Path("/work/shared/fixtures/zircon-arm64-2020-core-tests.serial.log")
-needs_fixture_log = pytest.mark.skipif(
-    not FIXTURE_LOG.is_file(), reason=f"the real Zircon serial log {FIXTURE_LOG} is missing")
+FIXTURE_LOG = (Path(__file__).resolve().parents[1] / "data" / "logs" / "real"
+               / "zircon-arm64-2020-core-tests.serial.log")
 
 
 def rec(seq: int, kind: str = "sbeg", nonce: str = N, **fields: str | int) -> str:
@@ -162,14 +161,12 @@ def _splice(records: list[str], seed: int) -> tuple[list[bytes], list[int]]:
     return out, where
 
 
-@needs_fixture_log
 def test_real_zircon_log_alone_has_no_records() -> None:
     parsed = parse_log(FIXTURE_LOG.read_bytes().split(b"\n"), nonces=[N])
     assert (parsed.records, parsed.anomalies, parsed.foreign) == ((), (), 0)
     assert parsed.line_count == len(parsed.other_lines) == 2535
 
 
-@needs_fixture_log
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_every_record_found_in_the_real_zircon_log(seed: int) -> None:
     records = [rec(0, "hello", prog="0123456789abcdef")]
