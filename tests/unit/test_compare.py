@@ -191,6 +191,17 @@ def test_setup_surprises_fail() -> None:
                       "succeeded")
 
 
+def test_lost_err_record_is_incomplete_not_a_setup_failure() -> None:
+    log = Log().hello().passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").add("err", s=1, what="create_vmo", st=-10)
+    log.add("send", s=1, steps=0).bye()
+    lines = [line for line in log.lines if " err " not in line]
+    v = judge(lines, manifest("2020"))
+    # Scenario 0 lost nothing: its query ran where 2020 has none, a FAIL of its own.
+    assert (v.scenarios[1].outcome, v.scenarios[1].reason) == (
+        Outcome.INCOMPLETE, "1 records lost inside the scenario (seq 8)")
+
+
 def test_kernel_running_a_syscall_the_profile_lacks_fails() -> None:
     log = Log().hello().passing_scenario0()
     log.add("sbeg", s=1, steps=1, name="trap").add("err", s=1, what="create_vmo", st=-10)
