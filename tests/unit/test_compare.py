@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rig import zx
 from rig.cli import main
@@ -364,3 +366,31 @@ def test_golden_logs(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_golden_cases_present() -> None:
     assert sorted(p.stem for p in LOGS.glob("*.log")) == [
         "pass", "record-missing", "stops-early", "wrong-result"]
+
+
+def _passing_log() -> Log:
+    log = Log().hello().passing_scenario0()
+    return log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add(
+        "send", s=1, steps=1).bye()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(0, len(_passing_log().lines) - 1), min_size=1))
+def test_losing_any_record_is_never_a_pass(dropped: set[int]) -> None:
+    lines = _passing_log().lines
+    v = judge([line for i, line in enumerate(lines) if i not in dropped])
+    assert v.outcome is Outcome.INCOMPLETE and not v.ok
+    # Scenario 0 owns records 1..6, scenario 1 records 7..9: one that lost any of its own is
+    # incomplete; one that lost none still passes (hello and bye are the run's).
+    for scenario, owned in ((0, range(1, 7)), (1, range(7, 10))):
+        lost = bool(dropped & set(owned))
+        assert v.scenarios[scenario].outcome is (Outcome.INCOMPLETE if lost else Outcome.PASS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations(range(len(_passing_log().lines))))
+def test_reordered_records_still_pass(order: list[int]) -> None:
+    lines = _passing_log().lines
+    v = judge([lines[i] for i in order])
+    assert [s.outcome for s in v.scenarios] == [Outcome.PASS, Outcome.PASS]
+    assert v.outcome is Outcome.PASS
