@@ -224,9 +224,16 @@ class _Ctx:
         return ScenarioError(": ".join(parts) + ": " + what)
 
 
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
 def _scalar(node: yaml.Node) -> object:
-    """Resolve a scalar node to a Python value with the safe loader's rules."""
-    return yaml.safe_load(yaml.serialize(node))
+    """Resolve a scalar node to a Python value with the safe loader's rules.
+
+    (Constructing the node directly also handles an empty value, `key:` with nothing after it,
+    which a serialize/load round trip cannot.)
+    """
+    return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
 def _mapping(ctx: _Ctx, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:

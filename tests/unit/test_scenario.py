@@ -231,3 +231,19 @@ def test_bare_word_for_a_step_that_needs_arguments() -> None:
         parse("scenarios:\n  - name: a\n    vmo: {pages: 1}\n    steps: [write]\n")
     assert str(info.value) == ("s.yaml:4: scenario 'a': step 0: step 'write' needs arguments; "
                                "only detach, query, stats may be written as a bare word")
+
+
+def test_empty_step_value_with_side_keys() -> None:
+    (s,) = parse("""
+        scenarios:
+          - name: a
+            vmo: {pages: 1}
+            steps:
+              - detach:
+                vmo: plain_vmo
+                expect: {status: ZX_ERR_INVALID_ARGS}
+              - stats:
+        """)
+    assert [(st.kind, st.vmo, st.expect) for st in s.steps] == [
+        (StepKind.DETACH, Handle.PLAIN_VMO, Expect(status=zx.ZX_ERR_INVALID_ARGS)),
+        (StepKind.STATS, Handle.VALID, None)]
