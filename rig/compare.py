@@ -484,8 +484,9 @@ def compare_run(manifest: Manifest, scenario_files: Sequence[ScenarioFile],
 # Rendering
 
 
-def render_text(verdict: RunVerdict, *, verbose: bool = False) -> str:
-    """A table per scenario and step, then the summary. Passing steps only with ``verbose``."""
+def render_text(verdict: RunVerdict, *, verbose: bool = True) -> str:
+    """A table per scenario and step, then the summary; ``verbose=False`` leaves out the
+    steps that passed."""
     m = verdict.manifest
     lines = [f"program {m.program_id[:16]}  profile {m.abi}  {m.arch}/{m.target}  "
              f"nonce {verdict.nonce or '-'}  records {verdict.records}"]

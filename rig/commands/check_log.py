@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--build", metavar="DIR", type=Path, required=True,
                    help="build directory of `rig build` (manifest.json, scenarios/)")
     p.add_argument("--json", metavar="F", type=Path, help="also write the verdicts as JSON to F")
-    p.add_argument("--all", action="store_true", help="list passing steps too")
+    p.add_argument("--brief", action="store_true",
+                   help="list only the steps that did not pass (every scenario is still listed)")
     p.set_defaults(func=run)
 
 
@@ -98,7 +99,7 @@ def check_log(log: Path, build_dir: Path) -> RunVerdict:
 
 def run(args: argparse.Namespace) -> int:
     verdict = check_log(args.log, args.build)
-    sys.stdout.write(render_text(verdict, verbose=args.all))
+    sys.stdout.write(render_text(verdict, verbose=not args.brief))
     if args.json is not None:
         try:
             args.json.write_text(json.dumps(verdict_to_json(verdict), indent=2) + "\n")

@@ -318,7 +318,7 @@ def test_render_text_and_json() -> None:
     log.step(0, 2, 0, actual=0, avail=0, ranges=[])
     log.add("send", s=0, steps=3).bye()
     v = judge(log.lines)
-    assert render_text(v) == f"""\
+    assert render_text(v, verbose=False) == f"""\
 program abababababababab  profile 2024  x64/zircon  nonce {NONCE}  records 7
 
   #  scenario / step                              outcome    detail
