@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
@@ -333,13 +333,8 @@ class _Sizes:
 def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
                aux: dict[str, int]) -> _StepView:
     kind = step.kind
-    base: dict[str, object] = {
-        "index": step.index,
-        "op": step.op,
-        "where": where,
-        "describe": describe_step(step),
-        "syscall": SYSCALL_BY_KIND[kind],
-    }
+    base = _StepView(index=step.index, op=step.op, where=where, describe=describe_step(step),
+                     syscall=SYSCALL_BY_KIND[kind], form="call")
     off, length = _hex(step.offset_bytes), _hex(step.length_bytes)
     if kind in (StepKind.SUPPLY, StepKind.SUPPLY_ZERO):
         pager = _handle_expr(step, "pager", need)
@@ -350,38 +345,31 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
         aux_offset = aux[slot]
         pages = -(-step.length_bytes // zx.PAGE_SIZE)
         aux[slot] += pages * zx.PAGE_SIZE
-        return _StepView(**base, form="call",  # type: ignore[arg-type]
-                         args=(pager, vmo, off, length, f"fx.{slot}", _hex(aux_offset)))
+        return replace(base, args=(pager, vmo, off, length, f"fx.{slot}", _hex(aux_offset)))
     if kind in (StepKind.WRITE, StepKind.WRITE_BYTES):
         sizes.io_bytes = max(sizes.io_bytes, step.length_bytes)
-        return _StepView(**base, form="call",  # type: ignore[arg-type]
-                         pre=(f"rig_fill_pattern(rig_io, {length});",),
-                         args=("fx.vmo", "rig_io", off, length))
+        return replace(base, pre=(f"rig_fill_pattern(rig_io, {length});",),
+                       args=("fx.vmo", "rig_io", off, length))
     if kind is StepKind.READ:
         sizes.io_bytes = max(sizes.io_bytes, step.length_bytes)
-        return _StepView(**base, form="call",  # type: ignore[arg-type]
-                         args=("fx.vmo", "rig_io", off, length))
+        return replace(base, args=("fx.vmo", "rig_io", off, length))
     if kind in _PAGER_OP:
         pager = _handle_expr(step, "pager", need)
         vmo = _handle_expr(step, "vmo", need)
-        return _StepView(**base, form="call",  # type: ignore[arg-type]
-                         args=(pager, _PAGER_OP[kind], vmo, off, length, _data_c(step)))
+        return replace(base, args=(pager, _PAGER_OP[kind], vmo, off, length, _data_c(step)))
     if kind in _VMO_OP:
-        return _StepView(**base, form="call",  # type: ignore[arg-type]
-                         args=("fx.vmo", _VMO_OP[kind], off, length, "NULL", "0"))
+        return replace(base, args=("fx.vmo", _VMO_OP[kind], off, length, "NULL", "0"))
     if kind is StepKind.RESIZE:
-        return _StepView(**base, form="resize",  # type: ignore[arg-type]
-                         new_size=_hex(step.new_size_bytes or 0))
+        return replace(base, form="resize", new_size=_hex(step.new_size_bytes or 0))
     if kind is StepKind.DETACH:
         pager = _handle_expr(step, "pager", need)
         vmo = _handle_expr(step, "vmo", need)
-        return _StepView(**base, form="call", args=(pager, vmo))  # type: ignore[arg-type]
+        return replace(base, args=(pager, vmo))
     if kind is StepKind.STATS:
         pager = _handle_expr(step, "pager", need)
         vmo = _handle_expr(step, "vmo", need)
         options = "ZX_PAGER_RESET_VMO_STATS" if step.reset else "0"
-        return _StepView(**base, form="stats",  # type: ignore[arg-type]
-                         args=(pager, vmo, options, "&stats", "sizeof(stats)"))
+        return replace(base, form="stats", args=(pager, vmo, options, "&stats", "sizeof(stats)"))
     if kind is StepKind.QUERY:
         q = step.query or QueryArgs()
         pager = _handle_expr(step, "pager", need)
@@ -405,8 +393,8 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
             sizes.qbuf_entries = max(sizes.qbuf_entries, storage)
             entries = min(buffer_size // zx.DIRTY_RANGE_SIZE, storage)
             poison = min(buffer_size, storage * zx.DIRTY_RANGE_SIZE)
-        return _StepView(
-            **base, form="query",  # type: ignore[arg-type]
+        return replace(
+            base, form="query",
             args=(pager, vmo, q_off, q_len, buffer, _hex(buffer_size),
                   "NULL" if q.actual_null else "&actual", "NULL" if q.avail_null else "&avail"),
             actual="NULL" if q.actual_null else "&actual",
@@ -419,9 +407,8 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
     sizes.qbuf_entries = max(sizes.qbuf_entries, min(k, max(most, FULL_STORAGE_ENTRIES)))
     sizes.qall_entries = max(sizes.qall_entries, most)
     # Each call returns at least one range or ends the loop: `most` calls suffice, plus one.
-    return _StepView(**base, form="query_all", k=k,  # type: ignore[arg-type]
-                     buffer_entries=min(k, max(most, FULL_STORAGE_ENTRIES)),
-                     max_calls=most + 1)
+    return replace(base, form="query_all", k=k,
+                   buffer_entries=min(k, max(most, FULL_STORAGE_ENTRIES)), max_calls=most + 1)
 
 
 def _func_name(index: int, name: str) -> str:
