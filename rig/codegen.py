@@ -20,10 +20,11 @@ from pathlib import Path
 import jinja2
 
 from rig import zx
-from rig.errors import InputError
+from rig.errors import InputError, ScenarioError
 from rig.scenario import (
     ABI_PROFILES,
     DATA_STEPS,
+    PAGER_SYSCALL_STEPS,
     RANGE_STEPS,
     Expect,
     Handle,
@@ -84,7 +85,10 @@ _PAGER_HANDLES: dict[Handle, tuple[str, str | None]] = {
     Handle.CLOSED: ("fx.closed", "RIG_NEED_CLOSED"),
     Handle.WRONG_TYPE: ("fx.port", None),
     Handle.OTHER_PAGER: ("fx.other_pager", "RIG_NEED_OTHER_PAGER"),
-    Handle.NO_RIGHTS: ("fx.pager_no_rights", "RIG_NEED_PAGER_NO_RIGHTS"),
+    # Pagers carry no ZX_RIGHT_DUPLICATE (facts 1.3 and 7: rights 0x80c2 on 2020), so the reduced
+    # handle is made by zx_handle_replace at the step, which gives up the scenario's full pager
+    # handle: construction_problems() rejects later steps that still need it.
+    Handle.NO_RIGHTS: ("rig_take_pager_no_rights(&fx)", None),
 }
 _VMO_HANDLES: dict[Handle, tuple[str, str | None]] = {
     Handle.VALID: ("fx.vmo", None),
@@ -482,6 +486,29 @@ def make_environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
     )
 
 
+def construction_problems(file: ScenarioFile) -> list[str]:
+    """Scenarios the guest cannot build as written, one message each (for `rig validate`).
+
+    After a step with `pager: no_rights` the scenario's pager handle is gone (replaced by the
+    reduced one), so no later step may pass the valid pager.
+    """
+    problems = []
+    for scenario in file.scenarios:
+        taken: Step | None = None
+        for step in scenario.steps:
+            uses_pager = step.kind in PAGER_SYSCALL_STEPS or step.kind is StepKind.QUERY_ALL
+            if taken is not None and uses_pager and step.pager is Handle.VALID:
+                problems.append(
+                    f"{step.location}: scenario '{scenario.name}': step {step.index} "
+                    f"({step.op}): uses the scenario's pager after step {taken.index} passed "
+                    "'pager: no_rights', which replaces that handle (pagers cannot be "
+                    "duplicated); move the no_rights step after the last use of the pager")
+                break
+            if step.pager is Handle.NO_RIGHTS:
+                taken = step
+    return problems
+
+
 def render_program(
     files: Sequence[ScenarioFile],
     *,
@@ -503,6 +530,9 @@ def render_program(
     views: list[_ScenarioView] = []
     placed: list[ProgramScenario] = []
     for f in files:
+        problems = construction_problems(f)
+        if problems:
+            raise ScenarioError(problems[0])
         for scenario in f.scenarios:
             if not scenario.applies_to(abi):
                 continue

@@ -106,15 +106,23 @@ int rig_fixture_setup(rig_fixture_t* fx, const rig_fixture_spec_t* spec) {
     st = zx_vmo_create_child(fx->vmo, ZX_VMO_CHILD_SLICE, 0, spec->vmo_size, &fx->slice);
     if (st != ZX_OK) return fail(fx, "make_slice", st);
   }
-  if (spec->need & RIG_NEED_PAGER_NO_RIGHTS) {
-    st = zx_handle_duplicate(fx->pager, RIG_PAGER_NO_RIGHTS, &fx->pager_no_rights);
-    if (st != ZX_OK) return fail(fx, "make_pager_no_rights", st);
-  }
   if (spec->need & RIG_NEED_VMO_NO_RIGHTS) {
     st = zx_handle_duplicate(fx->vmo, RIG_VMO_NO_RIGHTS, &fx->vmo_no_rights);
     if (st != ZX_OK) return fail(fx, "make_vmo_no_rights", st);
   }
   return 1;
+}
+
+zx_handle_t rig_take_pager_no_rights(rig_fixture_t* fx) {
+  // Pagers have no ZX_RIGHT_DUPLICATE, so the reduced handle replaces the scenario's pager
+  // handle (the scenario must not use the full pager afterwards; `rig validate` checks that).
+  // If the replace fails the step gets ZX_HANDLE_INVALID and reports BAD_HANDLE, which the
+  // host flags as a mismatch.
+  if (fx->pager_no_rights == ZX_HANDLE_INVALID && fx->pager != ZX_HANDLE_INVALID) {
+    if (zx_handle_replace(fx->pager, RIG_PAGER_NO_RIGHTS, &fx->pager_no_rights) == ZX_OK)
+      fx->pager = ZX_HANDLE_INVALID;
+  }
+  return fx->pager_no_rights;
 }
 
 void rig_fixture_teardown(rig_fixture_t* fx) {

@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _semantic_problems(loaded: ScenarioFile) -> list[str]:
-    """Checks that need the reference model (blocking steps)."""
+    """Checks beyond the format: steps that would block (the model) and scenarios the guest
+    program cannot build as written (codegen)."""
+    from rig.codegen import construction_problems
     from rig.model import validation_problems
 
-    return list(validation_problems(loaded))
+    return [*validation_problems(loaded), *construction_problems(loaded)]

@@ -48,3 +48,24 @@ def test_help_documents_exit_codes() -> None:
     proc = rig("--help")
     assert proc.returncode == 0
     assert "2 bad input" in proc.stdout and "3 environment" in proc.stdout
+
+
+def test_validate_reports_a_pager_used_after_no_rights(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "scenarios:\n  - name: a\n    vmo: {pages: 1}\n    steps:\n"
+        "      - query: {pager: no_rights}\n      - query: {}\n")
+    proc = rig("validate", str(tmp_path / "s.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"error: {tmp_path}/s.yaml:6: scenario 'a': step 1 (query): uses the scenario's pager "
+        "after step 0 passed 'pager: no_rights', which replaces that handle (pagers cannot be "
+        "duplicated); move the no_rights step after the last use of the pager\n")
+
+
+def test_validate_reports_a_blocking_step(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(
+        "scenarios:\n  - name: a\n    vmo: {pages: 2}\n    steps:\n      - read: [1, 1]\n")
+    proc = rig("validate", str(tmp_path / "s.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"error: {tmp_path}/s.yaml:5: scenario 'a': step 0 (read)")
+    assert "page 1" in proc.stderr

@@ -14,7 +14,7 @@
 #define RIG_NEED_PLAIN_VMO 0x08u
 #define RIG_NEED_CLONE 0x10u
 #define RIG_NEED_SLICE 0x20u
-#define RIG_NEED_PAGER_NO_RIGHTS 0x40u
+// 0x40u was RIG_NEED_PAGER_NO_RIGHTS: that handle is now made at its step (rig_take_pager_no_rights).
 #define RIG_NEED_VMO_NO_RIGHTS 0x80u
 
 // Rights of the reduced handles (`no_rights`): a pager without ATTACH_VMO/MANAGE_VMO and a VMO
@@ -65,6 +65,9 @@ typedef struct rig_fixture {
 // Create everything the spec asks for. On failure prints `err s= what= st=`, closes what was
 // made and returns 0; the caller then ends the scenario with rig_fixture_teardown().
 int rig_fixture_setup(rig_fixture_t* fx, const rig_fixture_spec_t* spec);
+// The pager handle without ATTACH_VMO/MANAGE_VMO (`pager: no_rights`), made on first use by
+// zx_handle_replace of the scenario's pager: pagers cannot be duplicated.
+zx_handle_t rig_take_pager_no_rights(rig_fixture_t* fx);
 // Close every handle of the fixture and print `send s= steps=<reported>`.
 void rig_fixture_teardown(rig_fixture_t* fx);
 
