@@ -216,6 +216,9 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
     """The words, in order: userboot's for the era, test-boot words, board words,
     ``rig.nonce``, then the user's (last, so they win where the kernel takes the last value).
 
+    The program reads ``rig.nonce``/``rig.output`` from its environ (eras A-C put every
+    command-line word there) or from its argv (eras D on, through ``{args}``).
+
     :raises InputError: for a bad nonce, output or user word.
     """
     table = table or load_table()
@@ -229,7 +232,12 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
             raise InputError(f"--cmdline word {word!r}: wanted printable ASCII words without "
                              "spaces")
     userboot = table.eras[era.era] if era.era in table.eras else table.fallback
-    words = [w.format(program=program_path) for w in userboot.userboot]
+    # Options for the program itself, as argv words where userboot splits at '+' ({args}).
+    program_args = [f"rig.nonce={nonce}"]
+    if output == "debug-write":
+        program_args.append("rig.output=debug-write")
+    plus_args = "".join(f"+{a}" for a in program_args)
+    words = [w.format(program=program_path, args=plus_args) for w in userboot.userboot]
     words += [w.word.format(entropy=entropy_mixin(nonce)) for w in table.always]
     if era.vdso_next_option:
         words += [w.word for w in table.vdso_next]

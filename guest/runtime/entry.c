@@ -14,7 +14,7 @@ static char g_vdso_name[ZX_MAX_NAME_LEN + 1];
 
 const rig_runtime_info_t* rig_runtime_info(void) { return &g_info; }
 
-const char* rig_env_get(const char* key) { return rig_procargs_env_get(&g_pa, key); }
+const char* rig_env_get(const char* key) { return rig_procargs_option_get(&g_pa, key); }
 
 static void read_procargs(zx_handle_t bootstrap) {
   uint32_t nbytes = 0, nhandles = 0;

@@ -107,13 +107,15 @@ const char* rig_procargs_name(const rig_procargs_t* pa, uint32_t i) {
   return nth_string(pa->msg, pa->names_off, pa->names_num, i);
 }
 
-const char* rig_procargs_env_get(const rig_procargs_t* pa, const char* key) {
-  if (key == 0 || key[0] == '\0') return 0;
+// Value of "key=value" ("" for a bare "key" or "key=") among strings [first, num) of a string
+// table; the last match wins, as with repeated kernel command-line words.
+static const char* find_option(const uint8_t* msg, uint32_t off, uint32_t num, uint32_t first,
+                               const char* key) {
+  if (key == 0 || key[0] == '\0' || first >= num) return 0;
   size_t klen = rig_strlen(key);
-  // The last matching word wins, as with repeated kernel command-line words.
   const char* found = 0;
-  const char* s = rig_procargs_env(pa, 0);
-  for (uint32_t i = 0; i < pa->environ_num; ++i) {
+  const char* s = nth_string(msg, off, num, first);
+  for (uint32_t i = first; i < num; ++i) {
     if (rig_strncmp(s, key, klen) == 0) {
       if (s[klen] == '=') found = s + klen + 1;
       else if (s[klen] == '\0') found = s + klen;  // a bare "key": ""
@@ -121,4 +123,16 @@ const char* rig_procargs_env_get(const rig_procargs_t* pa, const char* key) {
     s += rig_strlen(s) + 1;
   }
   return found;
+}
+
+const char* rig_procargs_env_get(const rig_procargs_t* pa, const char* key) {
+  return find_option(pa->msg, pa->environ_off, pa->environ_num, 0, key);
+}
+
+const char* rig_procargs_option_get(const rig_procargs_t* pa, const char* key) {
+  // argv words after the program name first: from era D userboot splits the program word at
+  // '+' into argv, and the 2023+ userboot passes no environ at all. Older userboots pass no
+  // argv but every kernel command-line word as environ.
+  const char* v = find_option(pa->msg, pa->args_off, pa->args_num, 1, key);
+  return v != 0 ? v : rig_procargs_env_get(pa, key);
 }

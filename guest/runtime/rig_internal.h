@@ -160,6 +160,8 @@ const char* rig_procargs_name(const rig_procargs_t* pa, uint32_t i) RIG_HIDDEN;
 // Value of environ word "key=value" ("" for "key=" or a bare "key"), or NULL; the last
 // matching word wins.
 const char* rig_procargs_env_get(const rig_procargs_t* pa, const char* key) RIG_HIDDEN;
+// An option "key=value" from argv (after argv[0]) or, failing that, from the environ.
+const char* rig_procargs_option_get(const rig_procargs_t* pa, const char* key) RIG_HIDDEN;
 
 // ---- Output (output.c; makes syscalls) ---------------------------------------------------------
 #define RIG_DEBUGLOG_MAX 224u     // bytes one debuglog write keeps (facts 7)

@@ -120,8 +120,9 @@ def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
     manifest = json.loads((out / "manifest.json").read_text())
     nonce = manifest["nonce"]
     assert re.fullmatch(r"[0-9a-f]{16}", nonce)
-    userboot = {"I": ["userboot.test.next=bin/rig-test"], "F": ["userboot.test.next=bin/rig-test"],
-                "E": ["userboot.next=bin/rig-test", "userboot.shutdown"],
+    program = f"bin/rig-test+rig.nonce={nonce}"  # eras D on: argv words after '+'
+    userboot = {"I": [f"userboot.test.next={program}"], "F": [f"userboot.test.next={program}"],
+                "E": [f"userboot.next={program}", "userboot.shutdown"],
                 "C": ["userboot=bin/rig-test", "userboot.next=bin/rig-test", "userboot.shutdown"],
                 "B": ["userboot=bin/rig-test", "userboot.shutdown"]}[era]
     words = userboot + [w.format(entropy=cmdline.entropy_mixin(nonce)) for w in TEST_WORDS]
@@ -273,7 +274,8 @@ def test_build_kernel_era_flag_overrides_detection(tmp_path: Path, cache: Path) 
     reason = f"--kernel-era given (detection said F: {detected.reason})"
     assert proc.stdout.splitlines()[0] == f"kernel era: D ({reason})"
     words = (out / "cmdline.txt").read_text().split()
-    assert words[:2] == ["userboot.next=bin/rig-test", "userboot.shutdown"]
+    nonce = json.loads((out / "manifest.json").read_text())["nonce"]
+    assert words[:2] == [f"userboot.next=bin/rig-test+rig.nonce={nonce}", "userboot.shutdown"]
     # The kernel holds the vDSO option's name, so the word stays whatever the era flag says.
     assert "kernel.vdso.always_use_next=true" in words
 

@@ -363,6 +363,18 @@ def test_processargs_newer_message_with_argv_names_and_stdio_debuglog(host: Host
     }  # fmt: skip
 
 
+def test_processargs_options_from_argv_win_over_environ(host: HostBuild) -> None:
+    # Era D on: `userboot.next=bin/rig-test+rig.nonce=...` arrives as argv words; the 2023+
+    # userboot passes no environ (gnoliyil start.cc @85c3f29).
+    args = ["bin/rig-test", "rig.nonce=aaaa", "rig.output=debug-write"]
+    msg = build_procargs(INFOS_NEW, args=args, environ=["rig.nonce=bbbb", "only.env=1"],
+                         names=["/svc"])
+    result = parse_pa(host, msg, len(INFOS_NEW), "rig.nonce", "rig.output", "only.env",
+                      "bin/rig-test")
+    assert result["get"] == {"rig.nonce": "aaaa", "rig.output": "debug-write", "only.env": "1",
+                             "bin/rig-test": None}  # argv[0] is the program, never an option
+
+
 def _patched(msg: bytes, word: int, value: int) -> bytes:
     return msg[: 4 * word] + struct.pack("<I", value) + msg[4 * word + 4 :]
 

@@ -93,7 +93,8 @@ def test_cmdline_era_f_debug_write() -> None:
     era = cmdline.EraDetection(era="F", reason="r", vdso_next_option=True)
     words = cmdline.build_cmdline(era, "bin/rig-test", ["foo=1"], nonce=NONCE,
                                   output="debug-write", board_words=["kernel.serial=legacy"])
-    assert words == ("userboot.test.next=bin/rig-test", *COMMON,
+    assert words == (f"userboot.test.next=bin/rig-test+rig.nonce={NONCE}+rig.output=debug-write",
+                     *COMMON,
                      "kernel.vdso.always_use_next=true",
                      "kernel.enable-serial-syscalls=output-only", "rig.output=debug-write",
                      "kernel.serial=legacy", f"rig.nonce={NONCE}", "foo=1")
@@ -108,12 +109,14 @@ def test_cmdline_per_era_userboot_words() -> None:
         "A": ("userboot=bin/rig-test", "userboot.shutdown"),
         "B": ("userboot=bin/rig-test", "userboot.shutdown"),
         "C": ("userboot=bin/rig-test", "userboot.next=bin/rig-test", "userboot.shutdown"),
-        "D": ("userboot.next=bin/rig-test", "userboot.shutdown"),
-        "E": ("userboot.next=bin/rig-test", "userboot.shutdown"),
-        "F": ("userboot.test.next=bin/rig-test",),
-        "G": ("userboot.test.next=bin/rig-test",),
-        "H": ("userboot.test.next=bin/rig-test",),
-        "I": ("userboot.test.next=bin/rig-test",),
+        # From era D userboot splits the word at '+' into the program's argv (its only way to
+        # get options on 2023+ kernels, which pass no environ).
+        "D": (f"userboot.next=bin/rig-test+rig.nonce={NONCE}", "userboot.shutdown"),
+        "E": (f"userboot.next=bin/rig-test+rig.nonce={NONCE}", "userboot.shutdown"),
+        "F": (f"userboot.test.next=bin/rig-test+rig.nonce={NONCE}",),
+        "G": (f"userboot.test.next=bin/rig-test+rig.nonce={NONCE}",),
+        "H": (f"userboot.test.next=bin/rig-test+rig.nonce={NONCE}",),
+        "I": (f"userboot.test.next=bin/rig-test+rig.nonce={NONCE}",),
         "unknown": ("userboot=bin/rig-test", "userboot.next=bin/rig-test", "userboot.shutdown",
                     "userboot.next-is-test=true"),
     }

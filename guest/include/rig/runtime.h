@@ -23,8 +23,10 @@ int rig_program_main(void);
 // output path. Paces debuglog writes so the kernel does not drop records.
 void rig_output_write(const char* buf, size_t len);
 
-// Value of an environ word "key=value" (userboot passes every kernel command-line word), or
-// NULL. For "key" alone (written "key=" by userboot) returns "".
+// Value of a program option "key=value", or NULL: from argv (userboot from era D on splits the
+// program word at '+' into argv words, and 2023+ userboots pass no environ), else from the
+// environ (older userboots put every kernel command-line word there). For "key" alone (written
+// "key=" by userboot) returns "".
 const char* rig_env_get(const char* key);
 
 // Facts about this boot, for the hello record.

@@ -174,7 +174,7 @@ static int cmd_pa(int argc, char** argv) {
     printf("%s", i > 4 ? ", " : "");
     json_str(argv[i]);
     printf(": ");
-    json_str(rig_procargs_env_get(&pa, argv[i]));
+    json_str(rig_procargs_option_get(&pa, argv[i]));
   }
   printf("}, \"lookup\": {\"resource\": %u, \"stdio_log\": %u, \"vdso0\": %u, \"job\": %u}}\n",
          rig_procargs_handle(&pa, PA_RESOURCE, 0),
