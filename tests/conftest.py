@@ -24,3 +24,15 @@ def require_tool(name: str, package: str) -> str:
     if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
         pytest.fail(message + "; required in CI")
     pytest.skip(message)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite golden files under tests/data/ from the current output "
+                          "(review the diff before committing)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Golden-file tests read RIG_UPDATE_GOLDEN, so the flag also works for subprocesses.
+    if config.getoption("--update-golden"):
+        os.environ["RIG_UPDATE_GOLDEN"] = "1"
