@@ -1,0 +1,24 @@
+"""Helpers for the tests that enter the guest runtime on the host (test_runtime_*.py)."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import pytest
+
+
+def require_file(pattern: str, package: str) -> Path:
+    """Return the first file matching the glob ``pattern``; skip (or fail in CI) naming the package.
+
+    The file counterpart of ``tests.conftest.require_tool``, for things that are not programs on
+    PATH: a cross sysroot's libc, a cross compiler's crt files.
+    """
+    found = sorted(glob.glob(pattern))
+    if found:
+        return Path(found[-1])
+    message = f"missing file: {pattern} (apt-get install {package})"
+    if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
+        pytest.fail(message + "; required in CI")
+    pytest.skip(message)
