@@ -292,10 +292,12 @@ def describe_step(step: Step) -> tuple[str, ...]:
     return tuple(_clean(line) for line in lines)
 
 
-# Query buffers up to this many entries get real storage of the size asked for; beyond it the
-# storage is capped at the most ranges the scenario can have (the kernel is still told the
-# size the step asks for: it writes one entry per range, never more).
-FULL_STORAGE_ENTRIES = 4096
+# Every query buffer the kernel is told about has real storage of at least that many bytes: a
+# kernel under test that writes more entries than there are ranges (the bug class this rig
+# hunts) must show up as a wrong result, not corrupt the program's memory. The scenario loader
+# bounds explicit buffers at 2**20 entries (24 MiB of .bss, committed only when poisoned);
+# default buffers are bounded by max_ranges(). This limit only guards scenarios built in code.
+MAX_BUFFER_ENTRIES = 1 << 20
 
 
 def max_ranges(scenario: Scenario) -> int:
@@ -310,6 +312,21 @@ def max_ranges(scenario: Scenario) -> int:
         if step.kind is StepKind.RESIZE and step.new_size_bytes is not None:
             pages = max(pages, step.new_size_bytes // zx.PAGE_SIZE)
     return max(1, min(pages, 1 + 2 * len(scenario.steps)))
+
+
+def _buffer_storage(step: Step, entries: int) -> int:
+    """Entries of static storage a query step's buffer needs (`entries`), checked.
+
+    :raises ScenarioError: more than MAX_BUFFER_ENTRIES: the guest has no allocator, and a
+        smaller buffer than the one the kernel is told about could be overwritten.
+    """
+    if entries > MAX_BUFFER_ENTRIES:
+        raise ScenarioError(
+            f"{step.location}: step {step.index} ({step.op}): a query buffer of {entries} "
+            f"entries ({entries * zx.DIRTY_RANGE_SIZE} bytes) is more than the guest's static "
+            f"storage allows ({MAX_BUFFER_ENTRIES} entries); use a smaller buffer_entries or "
+            "buffer_bytes")
+    return entries
 
 
 def _handle_expr(step: Step, which: str, need: set[str]) -> str:
@@ -391,12 +408,13 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
         if q.buffer_null:
             buffer, entries, poison = "NULL", 0, 0
         else:
+            # Storage for every byte the kernel may write (buffer_size, rounded up to whole
+            # entries), never less: see MAX_BUFFER_ENTRIES.
             buffer = "rig_qbuf"
-            storage = min(-(-buffer_size // zx.DIRTY_RANGE_SIZE),
-                          max(most, FULL_STORAGE_ENTRIES))
+            storage = _buffer_storage(step, -(-buffer_size // zx.DIRTY_RANGE_SIZE))
             sizes.qbuf_entries = max(sizes.qbuf_entries, storage)
-            entries = min(buffer_size // zx.DIRTY_RANGE_SIZE, storage)
-            poison = min(buffer_size, storage * zx.DIRTY_RANGE_SIZE)
+            entries = buffer_size // zx.DIRTY_RANGE_SIZE
+            poison = buffer_size
         return replace(
             base, form="query",
             args=(pager, vmo, q_off, q_len, buffer, _hex(buffer_size),
@@ -406,13 +424,12 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
             buffer_entries=entries, poison_bytes=poison,
         )
     # QUERY_ALL
-    k = step.buffer_entries or 1
-    # The loop needs real room for k entries per call: the kernel fills all k when it can.
-    sizes.qbuf_entries = max(sizes.qbuf_entries, min(k, max(most, FULL_STORAGE_ENTRIES)))
+    k = _buffer_storage(step, step.buffer_entries or 1)
+    # Each call is told buffer_size = 24 * k, so the loop's buffer holds k whole entries.
+    sizes.qbuf_entries = max(sizes.qbuf_entries, k)
     sizes.qall_entries = max(sizes.qall_entries, most)
     # Each call returns at least one range or ends the loop: `most` calls suffice, plus one.
-    return replace(base, form="query_all", k=k,
-                   buffer_entries=min(k, max(most, FULL_STORAGE_ENTRIES)), max_calls=most + 1)
+    return replace(base, form="query_all", k=k, buffer_entries=k, max_calls=most + 1)
 
 
 def _func_name(index: int, name: str) -> str:

@@ -203,7 +203,10 @@ void rig_step_stats(rig_fixture_t* fx, uint32_t t, zx_status_t st,
 void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_handle_t vmo,
                         size_t k, zx_vmo_dirty_range_t* buf, size_t buf_entries,
                         zx_vmo_dirty_range_t* out, size_t out_entries, uint64_t max_calls) {
-  size_t room = k < buf_entries ? k : buf_entries;  // entries the kernel can really write
+  // The kernel is never told of more room than `buf` really has: a kernel that writes past
+  // what it was given room for must not corrupt the program. Codegen passes buf_entries == k,
+  // so this is buffer_size = 24 * k as the contract says.
+  size_t room = k < buf_entries ? k : buf_entries;
   rig_step_result_t res;
   rig_memset(&res, 0, sizeof(res));
   res.s = fx->spec->s;
@@ -219,7 +222,7 @@ void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_han
     size_t actual = 0, avail = 0;
     rig_poison(buf, room * sizeof(*buf));
     st = zx_pager_query_dirty_ranges(pager, vmo, offset, rig_rest(fx->size, offset), buf,
-                                     k * sizeof(*buf), &actual, &avail);
+                                     room * sizeof(*buf), &actual, &avail);
     res.calls++;
     if (st != ZX_OK) break;
     res.actual = actual;

@@ -283,6 +283,9 @@ int main(int argc, char** argv) {
     zx_status_t st = zx_pager_query_dirty_ranges(fx.pager, fx.vmo, 0, fx.size, qbuf,
                                                  2 * sizeof(qbuf[0]), NULL, &avail);
     rig_step_query(&fx, 0, st, NULL, &avail, qbuf, 2);
+  } else if (strcmp(mode, "query_all_short_buffer") == 0) {
+    // Room for 8 asked, but the buffer holds 2: the kernel must be told 2 entries, not 8.
+    rig_step_query_all(&fx, 0, fx.pager, fx.vmo, 8, qbuf, 2, qall, 7, 7);
   } else if (!variants) {
     rig_step_query_all(&fx, 0, fx.pager, fx.vmo, 2, qbuf, 4, qall, 7, 7);
   } else {
@@ -398,3 +401,12 @@ def test_query_all_cannot_hang_on_a_broken_kernel(fixture_driver: Path, mode: st
     records, log = run_fixture(fixture_driver, mode)
     assert sum(line.startswith("query ") for line in log) == calls
     assert records[0][1][5] == ("calls", str(calls))
+
+
+def test_query_all_never_tells_the_kernel_more_room_than_its_buffer(fixture_driver: Path) -> None:
+    # A kernel writing as many entries as it was told there is room for must stay inside the
+    # buffer: buffer_size is capped at the entries the buffer holds.
+    records, log = run_fixture(fixture_driver, "query_all_short_buffer")
+    assert [line for line in log if line.startswith("query ")] == [
+        "query 100 102 0 6000 48", "query 100 102 4000 2000 48"]
+    assert records[0][0] == "step" and ("nr", "3") in records[0][1]

@@ -10,6 +10,7 @@ import pytest
 
 from rig.codegen import (
     ARCHES,
+    MAX_BUFFER_ENTRIES,
     SYSCALL_BY_KIND,
     TEMPLATE_DIR,
     ProgramScenario,
@@ -17,8 +18,20 @@ from rig.codegen import (
     program_id_of,
     render_program,
 )
-from rig.errors import InputError
-from rig.scenario import ABI_PROFILES, bundled_suite_paths, load_many, parse_scenarios
+from rig.errors import InputError, ScenarioError
+from rig.scenario import (
+    ABI_PROFILES,
+    Location,
+    QueryArgs,
+    Scenario,
+    ScenarioFile,
+    Step,
+    StepKind,
+    VmoSpec,
+    bundled_suite_paths,
+    load_many,
+    parse_scenarios,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 ALL_STEPS = DATA / "codegen-all-steps.yaml"
@@ -256,3 +269,59 @@ scenarios:
         ("query_all: {buffer_entries: 2}", "expect: {calls: 1, ranges: [[0, 1, 0]]}"),
         ("writeback_begin_zero: [0, 1]",),
     ]
+
+
+def _storage_and_buffer_sizes(c_source: str) -> tuple[int, list[int]]:
+    """rig_qbuf's bytes and the buffer_size every query call (or query_all loop) tells the
+    kernel when it passes rig_qbuf."""
+    m = re.search(r"static zx_vmo_dirty_range_t rig_qbuf\[(\d+)\];", c_source)
+    assert m is not None
+    told = [int(n, 16) for n in re.findall(
+        r"zx_pager_query_dirty_ranges\(\s*[^;]*?rig_qbuf, (0x[0-9a-f]+|0)", c_source)]
+    told += [24 * int(k) for k in re.findall(r"rig_step_query_all\([^;]*?/\*k=\*/(\d+),",
+                                             c_source)]
+    return 24 * int(m.group(1)), told
+
+
+def test_query_buffers_never_smaller_than_the_size_the_kernel_is_told() -> None:
+    # A kernel writing one entry per byte-size it was told must stay inside rig_qbuf, however
+    # large the buffer the step asks for (here beyond the old 4096-entry storage cap, on a VMO
+    # that can have only a few ranges).
+    text = """\
+scenarios:
+  - name: big-buffers
+    vmo: {pages: 4}
+    steps:
+      - supply: [0, 4]
+      - write: [1, 1]
+      - query: {buffer_entries: 5000}
+      - query: {buffer_bytes: 120001, actual: false}
+      - query_all: {buffer_entries: 6000}
+"""
+    source = render_program([parse_scenarios(text, "big.yaml")], abi="2024", arch="x64",
+                            target="zircon").c_source
+    storage, told = _storage_and_buffer_sizes(source)
+    assert told == [5000 * 24, 120001, 6000 * 24]
+    assert storage >= max(told)
+    # Entries counted after the call cover the whole buffer, not a capped part of it.
+    assert "rig_poison(rig_qbuf, 0x1d4c1);" in source
+    assert re.search(r"rig_step_query\(&fx, 3, st, NULL, &avail, rig_qbuf, 5000\);", source)
+    assert re.search(r"rig_qbuf,\s+6000, rig_qall", source)
+
+
+@pytest.mark.parametrize("abi", ABI_PROFILES)
+def test_bundled_suite_query_buffers_have_their_storage(abi: str) -> None:
+    program = render_program(load_many([*bundled_suite_paths(), ALL_STEPS]), abi=abi,
+                             arch="arm64", target="zircon")
+    storage, told = _storage_and_buffer_sizes(program.c_source)
+    assert told and storage >= max(told)
+
+
+def test_query_buffer_beyond_static_storage_is_refused() -> None:
+    where = Location("huge.yaml", 7)
+    step = Step(index=0, kind=StepKind.QUERY, location=where,
+                query=QueryArgs(buffer_size=24 * (MAX_BUFFER_ENTRIES + 1)))
+    file = ScenarioFile("huge.yaml", (Scenario("huge", VmoSpec(1), (step,), where),))
+    with pytest.raises(ScenarioError, match=r"huge.yaml:7: step 0 \(query\): a query buffer of "
+                                            r"1048577 entries"):
+        render_program([file], abi="2024", arch="x64", target="zircon")

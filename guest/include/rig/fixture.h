@@ -92,9 +92,9 @@ void rig_step_stats(rig_fixture_t* fx, uint32_t t, zx_status_t st,
 // The documented loop (scenario contract, `query_all`): query [0, size) with room for `k`
 // entries (buffer_size = 24 * k), append what came back to `out`, continue after the last
 // returned range until actual == avail (or an error, or no progress). Records status, calls,
-// the last call's actual/avail and every range. `buf` holds `buf_entries` entries (at least
-// as many as the VMO can have ranges, or k); at most `max_calls` calls, so a kernel that never
-// converges cannot hang the program.
+// the last call's actual/avail and every range. `buf` holds `buf_entries` entries (codegen
+// passes k); the kernel is never told of more room than that. At most `max_calls` calls, so a
+// kernel that never converges cannot hang the program.
 void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_handle_t vmo,
                         size_t k, zx_vmo_dirty_range_t* buf, size_t buf_entries,
                         zx_vmo_dirty_range_t* out, size_t out_entries, uint64_t max_calls);
