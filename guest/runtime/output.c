@@ -1,5 +1,6 @@
 // The output path for records, chosen at run time (docs/runtime.md):
-//   1. environ rig.output=debug-write          -> zx_debug_write            ("debug-write")
+//   1. option rig.output=debug-write           -> zx_debug_write            ("debug-write")
+//      (an argv word from era D on, else an environ word: rig_procargs_option_get)
 //   2. a debuglog handle PA_HND(PA_FD, 0x8000)  -> zx_debuglog_write         ("debuglog")
 //   3. zx_debuglog_create(root resource)        -> zx_debuglog_write         ("debuglog-new")
 //   4. zx_debuglog_create(ZX_HANDLE_INVALID)    -> zx_debuglog_write         ("debuglog-new")
@@ -12,7 +13,9 @@ static zx_handle_t g_log = ZX_HANDLE_INVALID;
 static uint32_t g_records;
 
 const char* rig_output_init(const rig_procargs_t* pa) {
-  const char* want = rig_procargs_env_get(pa, "rig.output");
+  // Where rig_env_get looks too: rig build passes the word in argv from era D on, and the
+  // 2023+ userboot passes no environ at all.
+  const char* want = rig_procargs_option_get(pa, "rig.output");
   if (want != 0 && rig_strcmp(want, "debug-write") == 0 && RIG_HAS(zx_debug_write)) {
     return "debug-write";
   }
