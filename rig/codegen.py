@@ -300,6 +300,12 @@ def describe_step(step: Step) -> tuple[str, ...]:
 MAX_BUFFER_ENTRIES = 1 << 20
 
 
+# The largest read or write a step may make: `rig_io`, the static buffer they use, is sized for
+# the largest one of the program and must fit it comfortably.
+MAX_IO_BYTES = 64 << 20
+_IO_KINDS = frozenset({StepKind.WRITE, StepKind.WRITE_BYTES, StepKind.READ})
+
+
 def max_ranges(scenario: Scenario) -> int:
     """The most dirty ranges the scenario's VMO can ever report.
 
@@ -506,23 +512,37 @@ def make_environment(template_dir: Path = TEMPLATE_DIR) -> jinja2.Environment:
 def construction_problems(file: ScenarioFile) -> list[str]:
     """Scenarios the guest cannot build as written, one message each (for `rig validate`).
 
-    After a step with `pager: no_rights` the scenario's pager handle is gone (replaced by the
-    reduced one), so no later step may pass the valid pager.
+    - After a step with `pager: no_rights` the scenario's pager handle is gone (replaced by the
+      reduced one), so no later step may pass the valid pager.
+    - `vmo: slice` of a resizable VMO: the kernel refuses slices of resizable VMOs
+      (`VmObjectPaged::CreateChildSlice`: ZX_ERR_NOT_SUPPORTED), so the fixture's setup would
+      fail and the run would blame the kernel for the scenario's own mistake.
+    - A read or write longer than MAX_IO_BYTES: its static buffer would not fit the program.
     """
     problems = []
     for scenario in file.scenarios:
         taken: Step | None = None
         for step in scenario.steps:
+            where = f"{step.location}: scenario '{scenario.name}': step {step.index} ({step.op})"
             uses_pager = step.kind in PAGER_SYSCALL_STEPS or step.kind is StepKind.QUERY_ALL
             if taken is not None and uses_pager and step.pager is Handle.VALID:
                 problems.append(
-                    f"{step.location}: scenario '{scenario.name}': step {step.index} "
-                    f"({step.op}): uses the scenario's pager after step {taken.index} passed "
+                    f"{where}: uses the scenario's pager after step {taken.index} passed "
                     "'pager: no_rights', which replaces that handle (pagers cannot be "
                     "duplicated); move the no_rights step after the last use of the pager")
-                break
+                taken = None  # one message per no_rights step
             if step.pager is Handle.NO_RIGHTS:
                 taken = step
+            if step.vmo is Handle.SLICE and scenario.vmo.resizable:
+                problems.append(
+                    f"{where}: 'vmo: slice' needs a slice of the scenario's VMO, but the kernel "
+                    "refuses slices of resizable VMOs (ZX_ERR_NOT_SUPPORTED), so setup would "
+                    "fail; test slices in a scenario with resizable: false")
+            if step.kind in _IO_KINDS and step.length_bytes > MAX_IO_BYTES:
+                problems.append(
+                    f"{where}: {step.length_bytes} bytes is more than the guest's static "
+                    f"read/write buffer allows ({MAX_IO_BYTES} bytes); use a shorter range "
+                    "(an out-of-range test needs only one page past the end)")
     return problems
 
 

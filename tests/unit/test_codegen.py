@@ -11,9 +11,11 @@ import pytest
 from rig.codegen import (
     ARCHES,
     MAX_BUFFER_ENTRIES,
+    MAX_IO_BYTES,
     SYSCALL_BY_KIND,
     TEMPLATE_DIR,
     ProgramScenario,
+    construction_problems,
     describe_step,
     program_id_of,
     render_program,
@@ -324,4 +326,48 @@ def test_query_buffer_beyond_static_storage_is_refused() -> None:
     file = ScenarioFile("huge.yaml", (Scenario("huge", VmoSpec(1), (step,), where),))
     with pytest.raises(ScenarioError, match=r"huge.yaml:7: step 0 \(query\): a query buffer of "
                                             r"1048577 entries"):
+        render_program([file], abi="2024", arch="x64", target="zircon")
+
+
+def test_slice_of_a_resizable_vmo_is_refused_at_render_time() -> None:
+    # The kernel refuses slices of resizable VMOs (VmObjectPaged::CreateChildSlice), so the
+    # fixture's setup would print `err what=make_slice` and the run would fail the kernel.
+    text = """\
+scenarios:
+  - name: slice-resizable
+    vmo: {pages: 2, resizable: true}
+    steps:
+      - query: {vmo: slice}
+        expect: {status: ZX_ERR_INVALID_ARGS}
+"""
+    file = parse_scenarios(text, "slice.yaml")
+    assert construction_problems(file) == [
+        "slice.yaml:5: scenario 'slice-resizable': step 0 (query): 'vmo: slice' needs a slice "
+        "of the scenario's VMO, but the kernel refuses slices of resizable VMOs "
+        "(ZX_ERR_NOT_SUPPORTED), so setup would fail; test slices in a scenario with "
+        "resizable: false"]
+    with pytest.raises(ScenarioError, match="refuses slices of resizable VMOs"):
+        render_program([file], abi="2024", arch="x64", target="zircon")
+    # Not resizable: fine.
+    fine = parse_scenarios(text.replace("resizable: true", "resizable: false"), "slice.yaml")
+    assert construction_problems(fine) == []
+
+
+def test_huge_read_is_refused_not_given_a_huge_static_buffer() -> None:
+    text = """\
+scenarios:
+  - name: huge-read
+    vmo: {pages: 4}
+    steps:
+      - read: [0, 1048576]
+        expect: {status: ZX_ERR_OUT_OF_RANGE}
+      - write: [3, 2]
+        expect: {status: ZX_ERR_OUT_OF_RANGE}
+"""
+    file = parse_scenarios(text, "io.yaml")
+    assert construction_problems(file) == [
+        f"io.yaml:5: scenario 'huge-read': step 0 (read): {1 << 32} bytes is more than the "
+        f"guest's static read/write buffer allows ({MAX_IO_BYTES} bytes); use a shorter range "
+        "(an out-of-range test needs only one page past the end)"]
+    with pytest.raises(ScenarioError, match="static read/write buffer"):
         render_program([file], abi="2024", arch="x64", target="zircon")
