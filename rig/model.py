@@ -245,6 +245,14 @@ def _in_range(offset: int, length: int, size: int) -> bool:
     return offset + length < _U64 and offset + length <= size
 
 
+def _trim_range(offset: int, length: int, size: int) -> int | None:
+    """range_check.h TrimRange: None (OUT_OF_RANGE) on uint64 overflow or ``offset > size``,
+    else the length clipped to ``size``. A range that only partly fits is not an error."""
+    if offset + length >= _U64 or offset > size:
+        return None
+    return min(length, size - offset)
+
+
 def _page_list(first: int, end: int) -> str:
     return f"page {first}" if end - first == 1 else f"pages {first}..{end - 1}"
 
@@ -352,16 +360,33 @@ def _read(vmo: _Vmo, offset: int, length: int) -> _Out:
 
 
 def _commit(vmo: _Vmo, offset: int, length: int) -> _Out:
-    if not _in_range(offset, length, vmo.size_bytes):
+    # VmObjectPaged::CommitRangeInternal rounds the range out to pages first (OUT_OF_RANGE if
+    # that overflows). Then, for a non-pin commit, kernels up to E1 *trim* it to the VMO size
+    # (TrimRange: mid-2020 vm_object_paged.cc, gnoliyil E1 vm_object_paged.cc), so a range that
+    # runs past the end commits the part that fits; mist-os @053a4beb checks InRange instead.
+    end = offset + length
+    end_page = -(-end // P) * P
+    if end >= _U64 or end_page >= _U64:
         return _Out(_OUT_OF_RANGE)
-    if length == 0:
+    first_byte = offset // P * P
+    span = end_page - first_byte
+    if vmo.e2:
+        if not _in_range(first_byte, span, vmo.size_bytes):
+            return _Out(_OUT_OF_RANGE)
+    else:
+        trimmed = _trim_range(first_byte, span, vmo.size_bytes)
+        if trimmed is None:
+            return _Out(_OUT_OF_RANGE)
+        span = trimmed
+    if span == 0:
         return _Out(_OK)
-    first, end = _pages_of(offset, length)
+    first, end = first_byte // P, (first_byte + span) // P
     _not_supplied(vmo, first, end)
     if _has_absent(vmo, first, end):
         return _Out(_BAD_STATE)
     # Committing a dirty zero range allocates pages that must be Dirty; under TRAP_DIRTY that
-    # is modelled as needing a DIRTY request (conservative, docs/model.md).
+    # needs a DIRTY request (E1 LookupPagesLocked: "offset >= supply_zero_offset_" generates one
+    # even for DirtyTrackingAction::None; for E2 intervals this is the conservative choice).
     _needs_dirty_request(vmo, first, end, ok=frozenset(PageState) - _ZEROES)
 
     def commit(s: PageState) -> PageState:
@@ -376,8 +401,17 @@ def _commit(vmo: _Vmo, offset: int, length: int) -> _Out:
 
 
 def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
-    if not _in_range(offset, length, vmo.size_bytes):
-        return _Out(_OUT_OF_RANGE)
+    # VmObjectPaged::ZeroRange: kernels up to E1 *trim* the range to the VMO size (TrimRange;
+    # OUT_OF_RANGE only on overflow or offset > size: mid-2020 and gnoliyil E1
+    # vm_object_paged.cc); mist-os ZeroRangeInternal (@053a4beb) checks InRange instead.
+    if vmo.e2:
+        if not _in_range(offset, length, vmo.size_bytes):
+            return _Out(_OUT_OF_RANGE)
+    else:
+        trimmed = _trim_range(offset, length, vmo.size_bytes)
+        if trimmed is None:
+            return _Out(_OUT_OF_RANGE)
+        length = trimmed
     if length == 0:
         return _Out(_OK)
     first, end = _pages_of(offset, length)
@@ -415,12 +449,17 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
                 return _Out(_BAD_STATE)
             _needs_dirty_request(vmo, whole_first, whole_end,
                                  ok=frozenset({PageState.DIRTY, PageState.MARKER}))
-    # All checks passed: apply.
+    # All checks passed: apply. The VMO counts as modified only when something was zeroed:
+    # a partial page that already reads as zero is skipped without a write, and ZeroRange marks
+    # the VMO modified only once whole pages were processed ("start > original_start"; both
+    # gnoliyil E1 and mist-os @053a4beb vm_object_paged.cc).
+    modified = whole_first < whole_end
     for p in partial:
         state = next(pages.runs(p, p + 1))[2]
         if state in _READS_ZERO:
             continue
         pages.assign(p, p + 1, PageState.DIRTY)
+        modified = True
     if whole_first < whole_end:
         if vmo.e2:
             # Markers and existing intervals (AwaitingClean or not) are already zero.
@@ -434,7 +473,8 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
         else:
             pages.transform(whole_first, whole_end,
                             lambda s: s if s is PageState.MARKER else PageState.DIRTY)
-    vmo.modified = True
+    if modified:
+        vmo.modified = True
     return _Out(_OK)
 
 

@@ -291,6 +291,51 @@ def test_op_zero_on_trap_dirty_needs_no_request_on_2024() -> None:
         predict(sc, "2022")
 
 
+def test_commit_trims_up_to_e1_and_checks_in_range_on_2024() -> None:
+    """VmObjectPaged::CommitRangeInternal: a non-pin commit is TrimRange'd to the VMO size in the
+    mid-2020 and gnoliyil E1 vm_object_paged.cc; mist-os @053a4beb checks InRange. A commit
+    running past the end of an unsupplied page therefore waits on a READ request up to E1."""
+    # Growing and shrinking first lets the scenario loader accept the range past the end.
+    vmo = "{pages: 2, resizable: true}"
+    steps = "- supply: [0, 2]\n- resize: 4\n- resize: 2\n- commit: [1, 2]"
+    for profile in ("2020", "2022"):
+        assert last(steps, profile, vmo).status == OK
+    assert last(steps, "2024", vmo).status == zx.ZX_ERR_OUT_OF_RANGE
+    for profile in PROFILES:
+        pred = run("- resize: 4\n- resize: 2\n- commit: [3, 1]\n- commit: [2, 0]", profile, vmo)
+        assert [s.status for s in pred.steps[2:]] == [zx.ZX_ERR_OUT_OF_RANGE, OK]
+    with pytest.raises(ScenarioError, match=r"profile 2022: page 1 not supplied"):
+        predict(scenario("- resize: 4\n- resize: 2\n- commit: [1, 2]", vmo), "2022")
+
+
+def test_op_zero_trims_on_e1_and_checks_in_range_on_2024() -> None:
+    """VmObjectPaged::ZeroRange: TrimRange in gnoliyil E1 vm_object_paged.cc (a range past the
+    end zeroes the part that fits, here moving supply_zero_offset_ to page 3); InRange in
+    mist-os ZeroRangeInternal (@053a4beb)."""
+    vmo = "{pages: 4, resizable: true}"
+    steps = "- resize: 6\n- resize: 4\n- op_zero: [3, 2]\n- query: {}\n- op_zero: [5, 1]"
+    e1, e2 = run(steps, "2022", vmo), run(steps, "2024", vmo)
+    assert [e1.steps[2].status, e1.steps[3], e1.steps[4].status] == [
+        OK, q(3, [(3, 1, 1)]), zx.ZX_ERR_OUT_OF_RANGE]
+    assert [e2.steps[2].status, e2.steps[3], e2.steps[4].status] == [
+        zx.ZX_ERR_OUT_OF_RANGE, q(3, []), zx.ZX_ERR_OUT_OF_RANGE]
+
+
+@pytest.mark.parametrize("profile", ["2022", "2024"])
+def test_op_zero_marks_modified_only_when_it_zeroed(profile: str) -> None:
+    """ZeroRange returns early for a partial page that PageWouldReadZeroLocked, without a write,
+    and marks the VMO modified only after whole pages ("start > original_start"; gnoliyil E1
+    and mist-os @053a4beb vm_object_paged.cc)."""
+    pred = run("- supply_zero: [0, 1]\n- supply: [1, 1]\n"
+               "- op_zero: {offset_bytes: 1, length_bytes: 1}\n- stats: {reset: false}\n"
+               "- op_zero: {offset_bytes: 4097, length_bytes: 1}\n- stats: {reset: true}\n"
+               "- op_zero: [0, 1]\n- stats: {reset: false}\n- op_zero: [2, 0]\n"
+               "- stats: {reset: false}", profile)
+    assert [pred.steps[i].modified for i in (3, 5, 7, 9)] == [0, 1, 1, 1]
+    pred = run("- op_zero: [1, 0]\n- stats: {reset: false}", profile)
+    assert pred.steps[1].modified == 0
+
+
 def test_non_resizable_resize_is_unavailable() -> None:
     for profile in PROFILES:
         assert last("- resize: 8", profile).status == zx.ZX_ERR_UNAVAILABLE
