@@ -20,6 +20,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
+import signal
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -76,15 +78,20 @@ class GuestRun:
     output: list[str]  # what reached debuglog_write / debug_write
 
 
-def _check(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-           timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+def _run(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+         timeout_s: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     try:
-        proc = subprocess.run(
+        return subprocess.run(
             list(argv), stdin=subprocess.DEVNULL, capture_output=True, text=True,
-            timeout=timeout_s, check=False, env=env, start_new_session=True,
+            timeout=timeout_s, check=False, env=env, cwd=cwd, start_new_session=True,
         )
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"$ {shlex.join(argv)} timed out after {timeout_s} s:\n{exc.stdout!r}")
+
+
+def _check(argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+           timeout_s: float = 120, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    proc = _run(argv, env=env, timeout_s=timeout_s, cwd=cwd)
     assert proc.returncode == 0, (
         f"$ {shlex.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     )
@@ -140,9 +147,8 @@ def program_elf(arm64: Arm64Host) -> Path:
     return compile_program(source, ARM64, arm64.tmp / "prog", cache_dir=arm64.tmp / "cache").path
 
 
-def run_guest(arm64: Arm64Host, elf: Path, msg: bytes | None, handles: int, *,
-              vdso: Path | None = None, **env: str) -> GuestRun:
-    """Enter ``elf`` under qemu-aarch64 with ``msg`` on the bootstrap channel; FAKE_<env> set."""
+def _guest_argv_env(arm64: Arm64Host, elf: Path, msg: bytes | None, handles: int,
+                    vdso: Path | None, env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     fake_env = {f"FAKE_{k.upper()}": v for k, v in env.items()}
     if msg is not None:
         path = arm64.tmp / "run-pa.bin"
@@ -150,12 +156,16 @@ def run_guest(arm64: Arm64Host, elf: Path, msg: bytes | None, handles: int, *,
         fake_env |= {"FAKE_PA_FILE": str(path), "FAKE_PA_HANDLES": str(handles)}
     argv = [arm64.qemu, "-L", str(CROSS_SYSROOT), str(arm64.driver), "run", str(elf),
             str(vdso or arm64.vdso)]  # fmt: skip
-    proc = _check(
-        argv,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("FAKE_", "QEMU_"))}
-        | fake_env,
-        timeout_s=RUN_TIMEOUT_S,
-    )
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("FAKE_", "QEMU_"))}
+    return argv, keep | fake_env
+
+
+def run_guest(arm64: Arm64Host, elf: Path, msg: bytes | None, handles: int, *,
+              vdso: Path | None = None, **env: str) -> GuestRun:
+    """Enter ``elf`` under qemu-aarch64 with ``msg`` on the bootstrap channel; FAKE_<env> set."""
+    argv, full_env = _guest_argv_env(arm64, elf, msg, handles, vdso, env)
+    # cwd: a crashing guest makes qemu write a core file there.
+    proc = _check(argv, env=full_env, timeout_s=RUN_TIMEOUT_S, cwd=arm64.tmp)
     calls = proc.stdout.splitlines()
     # The stand-in zx_process_exit is the only way out with status 0: a guest that returned
     # from _start (x30 = 0), trapped (brk) or faulted would have killed qemu with a signal.
@@ -302,6 +312,31 @@ def test_arm64_start_relocates_itself_with_each_table(
     run = run_guest(arm64, built.path, message_2020(), 17)
     assert run.output[1] == "alpha beta gamma "
     assert run.calls[-1] == "process_exit code=2"
+
+
+def test_arm64_start_traps_before_any_syscall_on_a_relocation_it_cannot_apply(
+    arm64: Arm64Host,
+) -> None:
+    # The one path of start.S the runs above never take: rig_apply_relocs counts a relocation
+    # it does not know and _start must stop at `brk` before anything reads a global pointer or
+    # makes a syscall. check_elf rejects such an ELF at build time, so patch one in: the first
+    # REL entry's type R_AARCH64_RELATIVE (1027) becomes R_AARCH64_ABS64 (257).
+    target = dataclasses.replace(ARM64, name="arm64-rel",
+                                 ldflags=(*ARM64.ldflags, "-Wl,--pack-dyn-relocs=none"))
+    built = compile_program((DATA / "program.c").read_text(), target, arm64.tmp / "rel",
+                            cache_dir=arm64.tmp / "cache")
+    image = bytearray(built.path.read_bytes())
+    with built.path.open("rb") as f:
+        rel = ELFFile(f).get_section_by_name(".rel.dyn")
+        assert rel is not None and rel["sh_size"] >= 16
+        info_at = rel["sh_offset"] + 8  # Elf64_Rel: r_offset, then r_info (type in the low word)
+    assert struct.unpack_from("<I", image, info_at)[0] == 1027
+    struct.pack_into("<I", image, info_at, 257)
+    bad = arm64.tmp / "bad-reloc.elf"
+    bad.write_bytes(bytes(image))
+    argv, env = _guest_argv_env(arm64, bad, message_2020(), 17, None, {})
+    proc = _run(argv, env=env, timeout_s=RUN_TIMEOUT_S, cwd=arm64.tmp)
+    assert (proc.returncode, proc.stdout) == (-signal.SIGTRAP, ""), proc.stderr
 
 
 # ---- The rendered bundled suite ------------------------------------------------------------------
