@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -164,6 +165,7 @@ class ScenarioVerdict:
     outcome: Outcome
     reason: str = ""
     steps: tuple[StepVerdict, ...] = ()
+    where: str = ""  # file:line of the scenario
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ class RunVerdict:
     records: int = 0
     nonce: str | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    dropped: int = 0  # records lost in sequence gaps
 
     @property
     def ok(self) -> bool:
@@ -328,7 +331,8 @@ def compare_scenario(scenario: Scenario, prediction: ScenarioPrediction, index: 
                      g: _ScenarioRecords | None, gaps: Sequence[int], *,
                      log_complete: bool) -> ScenarioVerdict:
     """Verdict of one scenario from its records (None: the log has none of them)."""
-    head = ScenarioVerdict(index, scenario.name, file, Outcome.PASS)
+    head = ScenarioVerdict(index, scenario.name, file, Outcome.PASS,
+                           where=str(scenario.location))
     where = {s.index: str(s.location) for s in scenario.steps}
     if g is None or (g.sbeg is None and not g.steps and g.err is None and g.send is None):
         why = ("no records of this scenario (log ended before it)" if not log_complete
@@ -477,16 +481,53 @@ def compare_run(manifest: Manifest, scenario_files: Sequence[ScenarioFile],
     counts = {o.value: sum(1 for v in verdicts if v.outcome is o) for o in Outcome}
     return RunVerdict(outcome=outcome, manifest=manifest, scenarios=tuple(verdicts),
                       problems=tuple(problems), warnings=tuple(warnings),
-                      records=len(parsed.records), nonce=parsed.nonce, counts=counts)
+                      records=len(parsed.records), nonce=parsed.nonce, counts=counts,
+                      dropped=len(parsed.missing))
 
 
 # ---------------------------------------------------------------------------------------------
 # Rendering
 
 
-def render_text(verdict: RunVerdict, *, verbose: bool = True) -> str:
+def _base(where: str) -> str:
+    return where.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _observed_text(obs: Observed) -> str:
+    """Everything the guest reported for a step, in the units of the scenario files."""
+    parts = [f"{key} {_show(key, getattr(obs, key))}" for key in FIELDS
+             if getattr(obs, key) is not None]
+    return ", ".join(parts) or "nothing"
+
+
+def reproduce_lines(verdict: RunVerdict, build_dir: str) -> list[str]:
+    """Commands that re-run the build in ``build_dir`` and show what the model predicts for the
+    scenario files that did not pass (empty for a run that is ok)."""
+    if verdict.ok:
+        return []
+    build = shlex.quote(build_dir.rstrip("/") or ".")
+    # The build directory's scenarios/ holds the files under their own names.
+    files = sorted({_base(sv.file) for sv in verdict.scenarios
+                    if sv.outcome is not Outcome.PASS and sv.outcome is not Outcome.SKIP})
+    lines = ["to reproduce (boots the same image, then judges the new log):",
+             f"  sh {build}/qemu.sh > serial.log 2>&1; rig check-log serial.log --build {build}"]
+    if files:
+        lines.append("what the model predicts, step by step, for the scenarios that did not "
+                     "pass:")
+        lines.extend(f"  rig expect {build}/scenarios/{shlex.quote(f)} --abi "
+                     f"{verdict.manifest.abi}" for f in files)
+    if verdict.dropped:
+        lines.append(f"{verdict.dropped} records were lost on the console (the debuglog drops "
+                     "records under load): rebuild with `rig build --output debug-write` for "
+                     "lossless output")
+    return lines
+
+
+def render_text(verdict: RunVerdict, *, verbose: bool = True,
+                build_dir: str | None = None) -> str:
     """A table per scenario and step, then the summary; ``verbose=False`` leaves out the
-    steps that passed."""
+    steps that passed. With ``build_dir``, a run that is not ok ends with the commands that
+    reproduce it (:func:`reproduce_lines`)."""
     m = verdict.manifest
     lines = [f"program {m.program_id[:16]}  profile {m.abi}  {m.arch}/{m.target}  "
              f"nonce {verdict.nonce or '-'}  records {verdict.records}"]
@@ -497,17 +538,24 @@ def render_text(verdict: RunVerdict, *, verbose: bool = True) -> str:
     lines.append("")
     lines.append(f"{'#':>3}  {'scenario / step':<44} {'outcome':<10} detail")
     for sv in verdict.scenarios:
-        lines.append(f"{sv.index:>3}  {sv.name:<44} {sv.outcome.value:<10} {sv.reason}")
+        label = f"{sv.name} ({_base(sv.where)})" if sv.where else sv.name
+        lines.append(f"{sv.index:>3}  {label:<44} {sv.outcome.value:<10} {sv.reason}")
         for st in sv.steps:
             if st.outcome is Outcome.PASS and not verbose:
                 continue
-            label = f"  step {st.index} {st.op} ({st.where.rsplit('/', 1)[-1]})"
+            label = f"  step {st.index} {st.op} ({_base(st.where)})"
             lines.append(f"{'':>3}  {label:<44} {st.outcome.value:<10} {st.reason}")
+            if st.outcome is Outcome.FAIL and st.observed is not None:
+                lines.append(f"{'':>3}  {'':<44} {'':<10} kernel returned: "
+                             f"{_observed_text(st.observed)}")
     c = verdict.counts
     lines.append("")
     lines.append(f"{verdict.outcome.value}: {len(verdict.scenarios)} scenarios: "
                  f"{c.get('PASS', 0)} passed, {c.get('FAIL', 0)} failed, "
                  f"{c.get('SKIP', 0)} skipped, {c.get('INCOMPLETE', 0)} incomplete")
+    if build_dir is not None and not verdict.ok:
+        lines.append("")
+        lines.extend(reproduce_lines(verdict, build_dir))
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
@@ -541,7 +589,8 @@ def verdict_to_json(verdict: RunVerdict) -> dict[str, Any]:
         "counts": dict(verdict.counts),
         "problems": [{"outcome": o.value, "text": t} for o, t in verdict.problems],
         "warnings": list(verdict.warnings),
+        "dropped": verdict.dropped,
         "scenarios": [{"index": sv.index, "name": sv.name, "file": sv.file,
-                       "outcome": sv.outcome.value, "reason": sv.reason,
+                       "where": sv.where, "outcome": sv.outcome.value, "reason": sv.reason,
                        "steps": [step(st) for st in sv.steps]} for sv in verdict.scenarios],
     }

@@ -99,7 +99,7 @@ def check_log(log: Path, build_dir: Path) -> RunVerdict:
 
 def run(args: argparse.Namespace) -> int:
     verdict = check_log(args.log, args.build)
-    sys.stdout.write(render_text(verdict, verbose=not args.brief))
+    sys.stdout.write(render_text(verdict, verbose=not args.brief, build_dir=str(args.build)))
     if args.json is not None:
         try:
             args.json.write_text(json.dumps(verdict_to_json(verdict), indent=2) + "\n")

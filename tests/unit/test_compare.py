@@ -114,7 +114,7 @@ def test_passing_run() -> None:
     assert (v.outcome, v.ok, v.problems, v.warnings, v.nonce, v.records) == (
         Outcome.PASS, True, (), (), NONCE, len(log.lines))
     assert v.scenarios[0] == ScenarioVerdict(0, "one-dirty-page", "suite.yaml", Outcome.PASS,
-                                             "", steps=(
+                                             "", where="suite.yaml:2", steps=(
         StepVerdict(0, "supply", "suite.yaml:5", Outcome.PASS, observed=Observed(status=0)),
         StepVerdict(1, "write", "suite.yaml:6", Outcome.PASS, observed=Observed(status=0)),
         StepVerdict(2, "query", "suite.yaml:7", Outcome.PASS,
@@ -322,12 +322,23 @@ def test_render_text_and_json() -> None:
 program abababababababab  profile 2024  x64/zircon  nonce {NONCE}  records 7
 
   #  scenario / step                              outcome    detail
-  0  one-dirty-page                               FAIL       step 2 failed
+  0  one-dirty-page (suite.yaml:2)                FAIL       step 2 failed
        step 2 query (suite.yaml:7)                FAIL       actual: expected 1 (model+expect), got 0; avail: expected 1 (model), got 0; ranges: expected [[1, 1, 0]] (model), got []
-  1  trap                                         INCOMPLETE no records of this scenario (lost)
+                                                             kernel returned: status ZX_OK, actual 0, avail 0, ranges []
+  1  trap (suite.yaml:9)                          INCOMPLETE no records of this scenario (lost)
 
 FAIL: 2 scenarios: 0 passed, 1 failed, 0 skipped, 1 incomplete
 """  # noqa: E501 (one table row is long by design)
+    # With the build directory: the commands that reproduce the run and show the model's view.
+    assert render_text(v, verbose=False, build_dir="out/my build/").endswith("""
+FAIL: 2 scenarios: 0 passed, 1 failed, 0 skipped, 1 incomplete
+
+to reproduce (boots the same image, then judges the new log):
+  sh 'out/my build'/qemu.sh > serial.log 2>&1; rig check-log serial.log --build 'out/my build'
+what the model predicts, step by step, for the scenarios that did not pass:
+  rig expect 'out/my build'/scenarios/suite.yaml --abi 2024
+""")
+    assert "to reproduce" not in render_text(judge(_passing_log().lines), build_dir="out")
     j = verdict_to_json(v)
     assert j["scenarios"][0]["steps"][2] == {
         "index": 2, "op": "query", "where": "suite.yaml:7", "outcome": "FAIL",
@@ -354,8 +365,11 @@ LOGS = Path(__file__).resolve().parents[1] / "data" / "logs"
 
 
 @pytest.mark.parametrize("log", sorted(LOGS.glob("*.log")), ids=lambda p: p.stem)
-def test_golden_logs(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["check-log", str(log), "--build", str(LOGS / "checklog-build")])
+def test_golden_logs(log: Path, capsys: pytest.CaptureFixture[str],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Relative paths, so the reproduce commands in the output do not name this checkout.
+    monkeypatch.chdir(LOGS)
+    code = main(["check-log", log.name, "--build", "checklog-build"])
     got = f"exit: {code}\n" + capsys.readouterr().out
     expected = log.with_suffix(".expected")
     if os.environ.get("RIG_UPDATE_GOLDEN") == "1":
