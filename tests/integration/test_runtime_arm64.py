@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shlex
 import signal
 import struct
@@ -31,7 +32,10 @@ import pytest
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 
+from rig.codegen import RenderedProgram, render_program
 from rig.errors import ToolchainError
+from rig.protocol import parse_log
+from rig.scenario import bundled_suite_paths, load_many
 from rig.toolchain import Toolchain, compile_program, find_toolchain
 from tests.conftest import require_tool
 from tests.integration.runtime_support import require_file
@@ -342,33 +346,42 @@ def test_arm64_start_traps_before_any_syscall_on_a_relocation_it_cannot_apply(
 # ---- The rendered bundled suite ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SuiteBuild:
+    program: RenderedProgram
+    elf: Path
+
+
+@pytest.fixture(scope="module")
+def suite(arm64: Arm64Host) -> SuiteBuild:
+    """The bundled suite rendered for the 2024 ABI on arm64, compiled."""
+    program = render_program(
+        load_many(bundled_suite_paths()), abi="2024", arch="arm64", target="zircon"
+    )
+    built = compile_program(program.c_source, ARM64, arm64.tmp / "suite",
+                            cache_dir=arm64.tmp / "cache")
+    return SuiteBuild(program, built.path)
+
+
 @pytest.mark.parametrize("vdso_kind", ["2020", "pager"])
 def test_arm64_bundled_suite_runs_end_to_end_and_its_records_parse(
-    arm64: Arm64Host, vdso_kind: str
+    arm64: Arm64Host, suite: SuiteBuild, vdso_kind: str
 ) -> None:
     # The real generated program for the 2024 ABI, the real runtime, record.c and fixture.c.
     # On the 2020-shaped stand-in every fixture setup fails at create_port (it has
     # zx_pager_create but no zx_port_create); on the pager stand-in every step runs and
     # reports. The results are made up either way: the point is an intact record stream from
     # an arm64 program that ran to its end.
-    from rig.codegen import render_program
-    from rig.protocol import parse_log
-    from rig.scenario import bundled_suite_paths, load_many
-
-    program = render_program(
-        load_many(bundled_suite_paths()), abi="2024", arch="arm64", target="zircon"
-    )
-    built = compile_program(program.c_source, ARM64, arm64.tmp / "suite",
-                            cache_dir=arm64.tmp / "cache")
+    program = suite.program
     nonce = "00112233aabbccdd"
     if vdso_kind == "2020":
         msg = message_2020([*ENVIRON_2020[:3], f"rig.nonce={nonce}"])
-        run = run_guest(arm64, built.path, msg, 17, vdso_name="vdso/full")
+        run = run_guest(arm64, suite.elf, msg, 17, vdso_name="vdso/full")
         out, variant = "debuglog-new", "stable"
     else:
         msg = build_procargs(INFOS_NEW, args=["bin/rig-test", f"rig.nonce={nonce}"],
                              names=["/svc"])
-        run = run_guest(arm64, built.path, msg, len(INFOS_NEW), vdso=arm64.vdso_pager)
+        run = run_guest(arm64, suite.elf, msg, len(INFOS_NEW), vdso=arm64.vdso_pager)
         out, variant = "debuglog", "next"
     parsed = parse_log(run.output, nonces=[nonce])
     assert (parsed.nonce, parsed.anomalies, parsed.missing, parsed.foreign) == (nonce, (), (), 0)
@@ -408,3 +421,18 @@ def test_arm64_bundled_suite_runs_end_to_end_and_its_records_parse(
     # Paced: one 1 ms sleep per 10 debuglog records.
     assert sum(c.startswith("nanosleep") for c in run.calls) == len(run.output) // 10
     assert run.calls[-1] == "process_exit code=0"
+
+
+def test_arm64_code_touches_neither_the_thread_pointer_nor_x18(
+    arm64: Arm64Host, program_elf: Path, suite: SuiteBuild
+) -> None:
+    # What qemu-user cannot show: here tpidr_el0 is glibc's valid TLS pointer, but a Zircon
+    # userboot child starts without one (and the runtime sets none up), so a read of it (the
+    # safe-stack unsafe stack pointer, a stack-protector canary) faults only on the real
+    # kernel. x18 is Fuchsia's shadow-call-stack register, which nobody set up either.
+    objdump = require_tool("llvm-objdump-19", "llvm-19")
+    forbidden = re.compile(r"\btpidr_el0\b|\b[xw]18\b", re.IGNORECASE)
+    for elf in (program_elf, suite.elf):
+        text = _check([objdump, "-d", "--no-show-raw-insn", str(elf)]).stdout
+        assert "<_start>:" in text and "<rig_start_c>:" in text
+        assert [ln.strip() for ln in text.splitlines() if forbidden.search(ln)] == [], elf
