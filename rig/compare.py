@@ -290,8 +290,17 @@ def _compare_step(step: Step, pred: StepPrediction, observed: Observed, profile:
                   where: str) -> StepVerdict:
     base = StepVerdict(step.index, step.op, where, Outcome.PASS, observed=observed)
     if observed.skipped is not None:
-        return replace(base, outcome=Outcome.SKIP,
-                       reason=_skip_reason(observed.skipped, pred, profile))
+        sys = observed.skipped
+        if pred.unavailable is None and sys not in NEXT_VDSO_SYSCALLS:
+            # Only the @next syscalls can be missing from a vDSO the profile runs on; any
+            # other "missing" one means the runtime's vDSO lookup went wrong, and a SKIP
+            # (exit 0) would hide that.
+            diff = FieldDiff("syscall", f"{sys} in the vDSO", f"{sys} not found", "model")
+            return replace(base, outcome=Outcome.FAIL, diffs=(diff,),
+                           reason=f"the program found no {sys} in its vDSO, which every "
+                                  f"kernel of profile {profile} has: a vDSO symbol lookup "
+                                  "problem in the guest runtime (see hello vdso=)")
+        return replace(base, outcome=Outcome.SKIP, reason=_skip_reason(sys, pred, profile))
     if pred.unavailable is not None:
         diff = FieldDiff("syscall", f"{pred.unavailable} unavailable", "the kernel ran it",
                          "model")

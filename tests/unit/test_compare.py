@@ -159,6 +159,25 @@ def test_skips_give_the_reason() -> None:
     assert v.scenarios[1].outcome is Outcome.PASS
 
 
+def test_skip_of_a_syscall_every_vdso_has_is_a_failure() -> None:
+    # Only the @next syscalls may be missing; a "missing" zx_vmo_write means the runtime's
+    # vDSO lookup broke, and a SKIP would let the run exit 0.
+    log = Log().hello()
+    log.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0)
+    log.add("skip", s=0, t=1, why="unavailable", sys="zx_vmo_write")
+    log.step(0, 2, 0, actual=1, avail=1, ranges=[(P, P, 0)])
+    log.add("send", s=0, steps=3)
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).add("send", s=1, steps=1).bye()
+    v = judge(log.lines)
+    assert (v.outcome, v.ok) == (Outcome.FAIL, False)
+    step = v.scenarios[0].steps[1]
+    assert (step.outcome, step.reason, step.diffs) == (
+        Outcome.FAIL, "the program found no zx_vmo_write in its vDSO, which every kernel of "
+                      "profile 2024 has: a vDSO symbol lookup problem in the guest runtime "
+                      "(see hello vdso=)",
+        (FieldDiff("syscall", "zx_vmo_write in the vDSO", "zx_vmo_write not found", "model"),))
+
+
 def test_profile_2020_predicted_unavailable_and_setup_error() -> None:
     log = Log().hello()
     log.add("sbeg", s=0, steps=3, name="one-dirty-page").step(0, 0, 0).step(0, 1, 0)
