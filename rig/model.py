@@ -505,6 +505,12 @@ def _supply(vmo: _Vmo, step: Step, profile: str) -> _Out:
     handle = _handle_status(step, profile)
     if handle is not None:
         return _Out(handle)
+    if length == 0 and profile != "2020":
+        # VmObjectPaged::SupplyPages loops "while (len > 0)" (gnoliyil E1) / "while
+        # (!range.is_empty())" (mist-os @053a4beb): an empty supply never reaches
+        # SupplyPagesLocked, so neither its range check nor the detached check runs. The mid-2020
+        # SupplyPages checks InRange first.
+        return _Out(_OK)
     if not _in_range(offset, length, vmo.size_bytes):
         return _Out(_OUT_OF_RANGE)
     if vmo.detached and vmo.e2:

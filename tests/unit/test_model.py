@@ -245,6 +245,18 @@ def test_supply_after_detach_differs_by_era() -> None:
     assert (last(steps, "2022").status, last(steps, "2024").status) == (OK, zx.ZX_ERR_BAD_STATE)
 
 
+def test_empty_supply_skips_the_range_and_detach_checks_after_2020() -> None:
+    """VmObjectPaged::SupplyPages only calls SupplyPagesLocked while the range is non-empty
+    (gnoliyil E1; mist-os @053a4beb); the mid-2020 SupplyPages checks InRange up front."""
+    steps = "- resize: 8\n- resize: 4\n- detach\n- supply: [5, 0]\n- supply: [1, 0]"
+    vmo = "{pages: 4, resizable: true}"
+    assert [s.status for s in run(steps, "2020", vmo).steps[3:]] == [
+        zx.ZX_ERR_OUT_OF_RANGE, OK]
+    for profile in ("2022", "2024"):
+        assert [s.status for s in run(steps, profile, vmo).steps[3:]] == [OK, OK]
+    assert last("- detach\n- supply: [1, 1]", "2024").status == zx.ZX_ERR_BAD_STATE
+
+
 def test_op_dirty_is_atomic_and_forks_markers() -> None:
     """facts 2.14: NOT_FOUND for an unsupplied page, nothing dirtied; markers become pages."""
     trap = "{pages: 4, trap_dirty: true}"
