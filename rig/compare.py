@@ -144,6 +144,7 @@ class Observed:
     calls: int | None = None
     modified: int | None = None
     skipped: str | None = None  # the syscall a `skip` record named
+    stop: str | None = None  # query_all: why the loop ended early (`stop=` of the record)
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,8 @@ def _observe(record: Record, rngs: Sequence[Record]) -> tuple[Observed, str]:
             missing = missing or f"rng records carry more than nr={nr} ranges"
     observed = Observed(status=record.number("st"), actual=record.number("actual"),
                         avail=record.number("avail"), ranges=ranges,
-                        calls=record.number("calls"), modified=record.number("modified"))
+                        calls=record.number("calls"), modified=record.number("modified"),
+                        stop=record.get("stop"))
     return observed, missing
 
 
@@ -284,6 +286,14 @@ def _skip_reason(sys: str, pred: StepPrediction, profile: str) -> str:
         return f"{sys} is not in the vDSO (predicted: profile {profile} lacks it)"
     hint = f"; {NEXT_VDSO_HINT}" if sys in NEXT_VDSO_SYSCALLS else ""
     return f"{sys} missing from the vDSO this program got{hint}"
+
+
+# query_all's `stop=`: the guest ended the documented loop before actual == avail.
+_STOP_TEXT = {
+    "bound": "the loop made {calls} calls, the rig's bound, without actual == avail",
+    "noprogress": "the loop stopped at call {calls}: its last range ended at or before the "
+                  "offset it asked from",
+}
 
 
 def _compare_step(step: Step, pred: StepPrediction, observed: Observed, profile: str,
@@ -323,6 +333,8 @@ def _compare_step(step: Step, pred: StepPrediction, observed: Observed, profile:
     if diffs:
         reason = "; ".join(f"{d.field}: expected {_show(d.field, d.expected)} ({d.source}), "
                            f"got {_show(d.field, d.actual)}" for d in diffs)
+        if observed.stop in _STOP_TEXT:
+            reason += f" ({_STOP_TEXT[observed.stop].format(calls=observed.calls)})"
         return replace(base, outcome=Outcome.FAIL, reason=reason, diffs=tuple(diffs))
     return base
 
@@ -587,7 +599,7 @@ def verdict_to_json(verdict: RunVerdict) -> dict[str, Any]:
                        "actual": _json_value(d.field, d.actual), "source": d.source}
                       for d in st.diffs],
             "observed": None if obs is None else {
-                k: _json_value(k, getattr(obs, k)) for k in (*FIELDS, "skipped")},
+                k: _json_value(k, getattr(obs, k)) for k in (*FIELDS, "skipped", "stop")},
         }
 
     return {

@@ -233,8 +233,12 @@ void rig_step_query_all(rig_fixture_t* fx, uint32_t t, zx_handle_t pager, zx_han
     // Continue after the last returned range.
     const zx_vmo_dirty_range_t* last = &buf[got - 1];
     uint64_t next = last->offset + last->length;
-    if (next <= offset) break;  // no progress: stop rather than spin
+    if (next <= offset) {  // no progress: stop rather than spin
+      res.stop = "noprogress";
+      break;
+    }
     offset = next;
+    if (res.calls == max_calls) res.stop = "bound";  // would go on, but may not
   }
   res.status = st;
   if (st != ZX_OK) res.fields &= ~(uint32_t)(RIG_F_ACTUAL | RIG_F_AVAIL);

@@ -240,6 +240,7 @@ void rig_record_step(const rig_step_result_t* res) {
   if (res->fields & RIG_F_AVAIL) rec_field_u(&r, "avail", res->avail);
   if (res->fields & RIG_F_CALLS) rec_field_u(&r, "calls", res->calls);
   if (res->fields & RIG_F_MODIFIED) rec_field_u(&r, "modified", res->modified);
+  if (res->stop != NULL) rec_field_str(&r, "stop", res->stop);
   size_t nr = (res->fields & RIG_F_RANGES) && res->ranges != NULL ? res->nr : 0;
   if (res->fields & RIG_F_RANGES) rec_field_u(&r, "nr", nr);
   rec_end(&r);

@@ -156,6 +156,7 @@ def test_passing_run(tmp_path: Path, build_2024: tuple[Path, RenderedProgram],
     query = report["scenarios"][0]["steps"][6]
     assert query["observed"] == {
         "status": 0, "actual": 5, "avail": 5, "calls": None, "modified": None, "skipped": None,
+        "stop": None,
         "ranges": [[0, 4096, 0], [8192, 4096, 0], [16384, 4096, 0], [24576, 4096, 0],
                    [32768, 8192, 0]],
     }

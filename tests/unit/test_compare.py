@@ -368,7 +368,8 @@ what the model predicts, step by step, for the scenarios that did not pass:
                   {"field": "ranges", "expected": [[P, P, 0]], "actual": [],
                    "source": "model"}],
         "observed": {"status": 0, "actual": 0, "avail": 0, "ranges": [], "calls": None,
-                     "modified": None, "skipped": None},
+                     "modified": None, "skipped": None,
+                     "stop": None},
     }
     assert {k: j[k] for k in ("outcome", "ok", "counts", "problems")} == {
         "outcome": "FAIL", "ok": False,
@@ -427,3 +428,25 @@ def test_reordered_records_still_pass(order: list[int]) -> None:
     v = judge([lines[i] for i in order])
     assert [s.outcome for s in v.scenarios] == [Outcome.PASS, Outcome.PASS]
     assert v.outcome is Outcome.PASS
+
+
+def test_query_all_cut_short_says_why() -> None:
+    text = ("scenarios:\n  - name: qa\n    vmo: {pages: 4}\n    steps:\n"
+            "      - supply: [0, 4]\n      - write: [1, 1]\n"
+            "      - query_all: {buffer_entries: 1}\n")
+    m = Manifest(program_id=PROG, nonce=NONCE, abi="2024", arch="x64", target="zircon",
+                 scenarios=(ManifestScenario(0, "qa", "qa.yaml", 3),))
+    log = Log().hello(scenarios=1)
+    log.add("sbeg", s=0, steps=3, name="qa").step(0, 0, 0).step(0, 1, 0)
+    # A kernel that always reports one more range: the guest stopped at its bound, 8 calls.
+    log.lines.append(encode_record(NONCE, len(log.lines), "step", [
+        ("s", 0), ("t", 2), ("st", 0), ("actual", 1), ("avail", 2), ("calls", 8),
+        ("stop", "bound"), ("nr", 0)]))
+    log.add("send", s=0, steps=3).add("bye", scenarios=1, records=len(log.lines))
+    v = compare_run(m, [parse_scenarios(text, "qa.yaml")], parse_log(log.lines,
+                                                                    nonces=m.nonces))
+    step = v.scenarios[0].steps[2]
+    assert step.outcome is Outcome.FAIL and step.observed is not None
+    assert step.observed.stop == "bound"
+    assert step.reason.endswith(
+        "(the loop made 8 calls, the rig's bound, without actual == avail)")

@@ -44,9 +44,12 @@ typedef struct rig_step_result {
   uint64_t modified;
   const zx_vmo_dirty_range_t* ranges;
   size_t nr;
+  // query_all only: why the loop ended before actual == avail ("bound": max_calls reached;
+  // "noprogress": a call returned nothing past the offset asked for); NULL otherwise.
+  const char* stop;
 } rig_step_result_t;
 
-// `step s= t= st= [actual=] [avail=] [calls=] [modified=] [nr=]`, then ceil(nr/4) or more `rng`
+// `step s= t= st= [actual=] [avail=] [calls=] [modified=] [stop=] [nr=]`, then ceil(nr/4) or more `rng`
 // records `rng s= t= at=<k> <off_hex>:<len_hex>:<opt> ...`.
 void rig_record_step(const rig_step_result_t* result);
 
