@@ -549,8 +549,12 @@ def _op_range(vmo: _Vmo, step: Step, profile: str) -> _Out:
     if kind is StepKind.OP_DIRTY:
         if data != 0:
             return _Out(_INVALID_ARGS)
-        # VmCowPages::DirtyPages: the trap first, then the range (GetCowRange in VmObjectPaged
-        # only rejects overflow), then (2024) a detached source.
+        # VmCowPages::DirtyPages: the trap first, then the range, then (2024) a detached
+        # source. On 2024 VmObjectPaged::DirtyPages first maps the range with GetCowRange, which
+        # rejects an overflowing range before DirtyPages runs (mist-os @053a4beb); E1
+        # VmObjectPaged::DirtyPages calls DirtyPagesLocked directly (trap check first).
+        if vmo.e2 and offset + length >= _U64:
+            return _Out(_OUT_OF_RANGE)
         if not vmo.trap_dirty:
             return _Out(_NOT_SUPPORTED)
         if not in_range:

@@ -245,6 +245,15 @@ def test_supply_after_detach_differs_by_era() -> None:
     assert (last(steps, "2022").status, last(steps, "2024").status) == (OK, zx.ZX_ERR_BAD_STATE)
 
 
+def test_op_dirty_overflow_is_out_of_range_before_the_trap_check_on_2024() -> None:
+    """mist-os VmObjectPaged::DirtyPages (@053a4beb) returns OUT_OF_RANGE when GetCowRange fails,
+    before VmCowPages::DirtyPages checks the trap; E1 goes straight to DirtyPagesLocked."""
+    steps = ("- op_dirty: {offset_bytes: 9223372036854775808, length_bytes: 9223372036854775808}\n"
+             "  expect: {status: ZX_ERR_OUT_OF_RANGE}")
+    assert last(steps, "2024").status == zx.ZX_ERR_OUT_OF_RANGE
+    assert last(steps, "2022").status == zx.ZX_ERR_NOT_SUPPORTED
+
+
 def test_empty_supply_skips_the_range_and_detach_checks_after_2020() -> None:
     """VmObjectPaged::SupplyPages only calls SupplyPagesLocked while the range is non-empty
     (gnoliyil E1; mist-os @053a4beb); the mid-2020 SupplyPages checks InRange up front."""
