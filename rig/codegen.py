@@ -451,6 +451,12 @@ def _scenario_view(index: int, scenario: Scenario, display_file: str,
         _step_view(step, f"{display_file}:{step.location.line}", most, sizes, need, aux)
         for step in scenario.steps
     )
+    # A supply step always passes a real aux VMO, even when every supply of the scenario is
+    # zero pages long: the kernel looks the aux handle up before it looks at the length, so
+    # ZX_HANDLE_INVALID would make `supply: [a, 0]` fail with ZX_ERR_BAD_HANDLE.
+    for slot, kind in (("aux", StepKind.SUPPLY), ("aux_zero", StepKind.SUPPLY_ZERO)):
+        if aux[slot] == 0 and any(step.kind is kind for step in scenario.steps):
+            aux[slot] = zx.PAGE_SIZE
     options = []
     if scenario.vmo.trap_dirty:
         options.append("ZX_VMO_TRAP_DIRTY")

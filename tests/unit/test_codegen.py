@@ -371,3 +371,21 @@ scenarios:
         "(an out-of-range test needs only one page past the end)"]
     with pytest.raises(ScenarioError, match="static read/write buffer"):
         render_program([file], abi="2024", arch="x64", target="zircon")
+
+
+def test_zero_length_supplies_still_get_an_aux_vmo() -> None:
+    # zx_pager_supply_pages looks the aux handle up before the length: without an aux VMO a
+    # zero-length supply would get ZX_ERR_BAD_HANDLE instead of what the kernel does with it.
+    text = """\
+scenarios:
+  - name: empty-supplies
+    vmo: {pages: 2}
+    steps:
+      - supply: [1, 0]
+      - supply_zero: [0, 0]
+"""
+    source = render_program([parse_scenarios(text, "z.yaml")], abi="2024", arch="x64",
+                            target="zircon").c_source
+    assert ".aux_size = 0x1000," in source and ".aux_zero_size = 0x1000," in source
+    assert "zx_pager_supply_pages(fx.pager, fx.vmo, 0x1000, 0x0, fx.aux, 0x0);" in source
+    assert "zx_pager_supply_pages(fx.pager, fx.vmo, 0x0, 0x0, fx.aux_zero, 0x0);" in source
