@@ -402,6 +402,11 @@ def compare_scenario(scenario: Scenario, prediction: ScenarioPrediction, index: 
                                      missing, observed=observed))
             continue
         steps.append(_compare_step(step, pred, observed, prediction.profile, where[step.index]))
+    unknown = sorted(t for t in {*g.steps, *g.rng} if t >= len(scenario.steps))
+    if unknown:
+        problems.append(f"records for step{'s' if len(unknown) > 1 else ''} "
+                        f"{', '.join(map(str, unknown))}, which the scenario does not have "
+                        f"(it has {len(scenario.steps)}): wrong build directory?")
     if g.send is not None and g.send.number("steps") != len(scenario.steps):
         problems.append(f"send says {g.send.get('steps')} steps, the scenario has "
                         f"{len(scenario.steps)}")

@@ -450,3 +450,14 @@ def test_query_all_cut_short_says_why() -> None:
     assert step.observed.stop == "bound"
     assert step.reason.endswith(
         "(the loop made 8 calls, the rig's bound, without actual == avail)")
+
+
+def test_records_for_steps_the_scenario_lacks_are_never_a_pass() -> None:
+    log = Log().hello().passing_scenario0()
+    log.add("sbeg", s=1, steps=1, name="trap").step(1, 0, 0).step(1, 3, 0)
+    log.add("send", s=1, steps=1).bye()
+    v = judge(log.lines)
+    assert (v.scenarios[1].outcome, v.scenarios[1].reason) == (
+        Outcome.INCOMPLETE, "records for step 3, which the scenario does not have (it has 1): "
+                            "wrong build directory?")
+    assert not v.ok
