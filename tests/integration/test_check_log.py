@@ -248,6 +248,22 @@ def test_2020_kernel_skips_with_reason_and_setup_error_passes(
     ]
 
 
+@pytest.mark.parametrize("abi", ["2020", "2022", "2024"])
+def test_bundled_suite_judged_against_a_model_kernel(
+        tmp_path: Path, abi: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every scenario of the bundled suite, as a kernel exactly like the model prints it: no
+    step kind, handle variant or buffer shape trips the comparison."""
+    build = tmp_path / "build"
+    paths = bundled_suite_paths()
+    program = make_build_dir(build, paths, abi=abi)
+    code, report, _ = run_check_log(tmp_path, build, splice(model_records(program, paths)),
+                                    capsys)
+    assert code == 0, [(s["name"], s["reason"]) for s in report["scenarios"]
+                       if s["outcome"] not in ("PASS", "SKIP")]
+    assert report["outcome"] == ("SKIP" if abi == "2020" else "PASS")
+    assert len(report["scenarios"]) == len(program.scenarios)
+
+
 def test_query_missing_from_stable_vdso_says_how_to_boot(
         tmp_path: Path, build_2024: tuple[Path, RenderedProgram],
         capsys: pytest.CaptureFixture[str]) -> None:
