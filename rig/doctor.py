@@ -18,6 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rig import boards, toolchain
+from rig.errors import ToolchainError
+
 LOG = logging.getLogger(__name__)
 
 APT_PACKAGES = ("qemu-system-x86", "qemu-system-arm", "clang-19", "lld-19", "llvm-19")
@@ -108,35 +111,33 @@ def check_qemu(run: Runner = _run) -> list[Check]:
 
 
 def check_toolchain(run: Runner = _run) -> list[Check]:
-    """clang-19 and ld.lld-19, and a trial link for each Fuchsia triple."""
-    checks = []
-    clang = shutil.which("clang-19")
-    lld = shutil.which("ld.lld-19")
-    for name, path, pkg in (("clang-19", clang, "clang-19"), ("ld.lld-19", lld, "lld-19")):
-        if path is None:
-            checks.append(Check(name, Status.MISSING, detail="not on PATH",
-                                fix=f"sudo apt-get install -y {pkg}"))
-        else:
-            version = _first_line(run([path, "--version"]).stdout)
-            checks.append(Check(name, Status.OK, version=version, path=path))
+    """The clang and ld.lld the rig really uses (rig.toolchain.find_toolchain), and a trial
+    compile+link with each zircon board's own flags, so a missing Fuchsia target shows here."""
+    try:
+        tools = toolchain.find_toolchain()
+    except ToolchainError as exc:
+        return [Check("clang/ld.lld", Status.MISSING, detail=str(exc),
+                      fix="sudo apt-get install -y clang-19 lld-19 llvm-19")]
+    checks = [Check("clang", Status.OK, version=tools.clang_version, path=str(tools.clang)),
+              Check("ld.lld", Status.OK, version=tools.lld_version, path=str(tools.lld))]
     objcopy = shutil.which("llvm-objcopy-19")
     checks.append(Check("llvm-objcopy-19", Status.OK if objcopy else Status.MISSING,
                         path=objcopy or "", detail="" if objcopy else "not on PATH",
                         fix="" if objcopy else "sudo apt-get install -y llvm-19"))
-    if clang is None or lld is None:
-        return checks
     with tempfile.TemporaryDirectory(prefix="rig-doctor-") as tmp:
         src = Path(tmp) / "probe.c"
-        src.write_text("void _start(void) { for (;;) {} }\n")
-        for triple in FUCHSIA_TRIPLES:
-            out = Path(tmp) / f"probe-{triple}.elf"
-            argv = [clang, f"--target={triple}", "-ffreestanding", "-nostdlib", "-fPIE",
-                    "-fno-sanitize=safe-stack,shadow-call-stack", "-fuse-ld=lld",
-                    "-Wl,--no-dynamic-linker", "-Wl,-pie", "-Wl,--no-execute-only",
-                    "-o", str(out), str(src)]
+        src.write_text("void _start(void);\nvoid _start(void) { for (;;) {} }\n")
+        for arch, target in boards.available_boards():
+            if target != "zircon":
+                continue
+            compile_target = boards.load_board(arch, target).compile_target
+            out = Path(tmp) / f"probe-{arch}.elf"
+            argv = [str(tools.clang), f"--target={compile_target.triple}",
+                    *compile_target.cflags, *compile_target.ldflags, "-o", str(out), str(src)]
             proc = run(argv)
             ok = proc.returncode == 0 and out.exists()
-            checks.append(Check(f"target {triple}", Status.OK if ok else Status.MISSING,
+            checks.append(Check(f"target {compile_target.triple}",
+                                Status.OK if ok else Status.MISSING,
                                 detail="compile+link ok" if ok else _first_line(proc.stderr),
                                 fix="" if ok else "sudo apt-get install -y clang-19 lld-19"))
     return checks
