@@ -7,6 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
+
+from rig.toolchain import CompileTarget
+
+RUNTIME_DATA = Path(__file__).resolve().parent.parent / "data" / "runtime"
 
 
 def require_file(pattern: str, package: str) -> Path:
@@ -22,3 +27,18 @@ def require_file(pattern: str, package: str) -> Path:
     if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
         pytest.fail(message + "; required in CI")
     pytest.skip(message)
+
+
+def load_compile_targets() -> dict[str, CompileTarget]:
+    """The test compile targets, kept in one place: tests/data/runtime/compile_targets.yaml."""
+    data = yaml.safe_load((RUNTIME_DATA / "compile_targets.yaml").read_text())
+    return {
+        name: CompileTarget(
+            name=name,
+            triple=t["triple"],
+            runtime_arch_dir=t["runtime_arch_dir"],
+            cflags=tuple(t["cflags"]),
+            ldflags=tuple(t["ldflags"]),
+        )
+        for name, t in data["targets"].items()
+    }

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rig import zx
 from rig.errors import ToolchainError
 from rig.toolchain import CompileTarget, Toolchain, compile_program, find_toolchain
+from tests.integration.runtime_support import load_compile_targets
 
 pytestmark = pytest.mark.toolchain
 
@@ -40,12 +41,12 @@ PURE_SOURCES = ("reloc.c", "vdso.c", "processargs.c", "syscalls.c", "string.c")
 HOST_ARCH_DIR = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
 
 # Status codes (zircon-facts.md 1.5) and the runtime's own "not in the vDSO" status.
-ZX_ERR_NOT_SUPPORTED = -2
-ZX_ERR_INVALID_ARGS = -10
-ZX_ERR_OUT_OF_RANGE = -14
-ZX_ERR_BUFFER_TOO_SMALL = -15
-ZX_ERR_ACCESS_DENIED = -30
-RIG_ERR_UNAVAILABLE = -0x7F00
+ZX_ERR_NOT_SUPPORTED = zx.ZX_ERR_NOT_SUPPORTED
+ZX_ERR_INVALID_ARGS = zx.ZX_ERR_INVALID_ARGS
+ZX_ERR_OUT_OF_RANGE = zx.ZX_ERR_OUT_OF_RANGE
+ZX_ERR_BUFFER_TOO_SMALL = zx.STATUS_BY_NAME["ZX_ERR_BUFFER_TOO_SMALL"]
+ZX_ERR_ACCESS_DENIED = zx.ZX_ERR_ACCESS_DENIED
+RIG_ERR_UNAVAILABLE = -0x7F00  # guest/include/rig/runtime.h
 
 # Processargs (zircon-facts.md 3.2).
 PA_PROTOCOL = 0x4150585D
@@ -442,21 +443,7 @@ def test_processargs_never_reads_outside_a_damaged_message(
 # ---- Relocation ----------------------------------------------------------------------------------
 
 
-def _load_targets() -> dict[str, CompileTarget]:
-    data = yaml.safe_load((DATA / "compile_targets.yaml").read_text())
-    return {
-        name: CompileTarget(
-            name=name,
-            triple=t["triple"],
-            runtime_arch_dir=t["runtime_arch_dir"],
-            cflags=tuple(t["cflags"]),
-            ldflags=tuple(t["ldflags"]),
-        )
-        for name, t in data["targets"].items()
-    }
-
-
-TARGETS = _load_targets()
+TARGETS = load_compile_targets()
 
 
 def _layout(path: Path) -> bytearray:

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 
@@ -31,6 +30,7 @@ from rig.toolchain import (
     elf_problems,
     find_toolchain,
 )
+from tests.integration.runtime_support import load_compile_targets
 
 pytestmark = pytest.mark.toolchain
 
@@ -39,21 +39,7 @@ DATA = REPO / "tests" / "data" / "runtime"
 PROGRAM = (DATA / "program.c").read_text()
 
 
-def _load_targets() -> dict[str, CompileTarget]:
-    data = yaml.safe_load((DATA / "compile_targets.yaml").read_text())
-    return {
-        name: CompileTarget(
-            name=name,
-            triple=t["triple"],
-            runtime_arch_dir=t["runtime_arch_dir"],
-            cflags=tuple(t["cflags"]),
-            ldflags=tuple(t["ldflags"]),
-        )
-        for name, t in data["targets"].items()
-    }
-
-
-TARGETS = _load_targets()
+TARGETS = load_compile_targets()
 E_MACHINE = {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}
 
 
