@@ -253,6 +253,14 @@ def _trim_range(offset: int, length: int, size: int) -> int | None:
     return min(length, size - offset)
 
 
+def _bounded_length(vmo: _Vmo, offset: int, length: int) -> int | None:
+    """The length COMMIT/OP_ZERO act on, or None for OUT_OF_RANGE: E2 (mist-os @053a4beb)
+    checks InRange; older kernels trim the range to the VMO size (_trim_range)."""
+    if vmo.e2:
+        return length if _in_range(offset, length, vmo.size_bytes) else None
+    return _trim_range(offset, length, vmo.size_bytes)
+
+
 def _page_list(first: int, end: int) -> str:
     return f"page {first}" if end - first == 1 else f"pages {first}..{end - 1}"
 
@@ -370,14 +378,10 @@ def _commit(vmo: _Vmo, offset: int, length: int) -> _Out:
         return _Out(_OUT_OF_RANGE)
     first_byte = offset // P * P
     span = end_page - first_byte
-    if vmo.e2:
-        if not _in_range(first_byte, span, vmo.size_bytes):
-            return _Out(_OUT_OF_RANGE)
-    else:
-        trimmed = _trim_range(first_byte, span, vmo.size_bytes)
-        if trimmed is None:
-            return _Out(_OUT_OF_RANGE)
-        span = trimmed
+    bounded = _bounded_length(vmo, first_byte, span)
+    if bounded is None:
+        return _Out(_OUT_OF_RANGE)
+    span = bounded
     if span == 0:
         return _Out(_OK)
     first, end = first_byte // P, (first_byte + span) // P
@@ -404,14 +408,10 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
     # VmObjectPaged::ZeroRange: kernels up to E1 *trim* the range to the VMO size (TrimRange;
     # OUT_OF_RANGE only on overflow or offset > size: mid-2020 and gnoliyil E1
     # vm_object_paged.cc); mist-os ZeroRangeInternal (@053a4beb) checks InRange instead.
-    if vmo.e2:
-        if not _in_range(offset, length, vmo.size_bytes):
-            return _Out(_OUT_OF_RANGE)
-    else:
-        trimmed = _trim_range(offset, length, vmo.size_bytes)
-        if trimmed is None:
-            return _Out(_OUT_OF_RANGE)
-        length = trimmed
+    bounded = _bounded_length(vmo, offset, length)
+    if bounded is None:
+        return _Out(_OUT_OF_RANGE)
+    length = bounded
     if length == 0:
         return _Out(_OK)
     first, end = _pages_of(offset, length)
