@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.boards import load_board  # noqa: E402
-from rig.codegen import ARCHES, render_program  # noqa: E402
-from rig.scenario import bundled_suite_paths, load_many  # noqa: E402
-from rig.toolchain import compile_program  # noqa: E402
+from rig.image.boards import load_board  # noqa: E402
+from rig.program.codegen import ARCHES, render_program  # noqa: E402
+from rig.run.toolchain import compile_program  # noqa: E402
+from rig.scenario.loader import bundled_suite_paths, load_many  # noqa: E402
 
 COLD_GOAL_S = 3.0
 CACHED_GOAL_S = 0.2

@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rig import zx  # noqa: E402
-from rig.model import PageMap, PageState, _query_once, _simulate, _Vmo  # noqa: E402
-from rig.scenario import DATA_STEPS, Location, QueryArgs, Scenario, Step, StepKind, VmoSpec  # noqa: E402
+from rig.model.predict import PageMap, PageState, _query_once, _simulate, _Vmo  # noqa: E402
+from rig.scenario.loader import DATA_STEPS, Location, QueryArgs, Scenario, Step, StepKind, VmoSpec  # noqa: E402
 
 P = zx.PAGE_SIZE
 KINDS = [StepKind.WRITE, StepKind.WRITE_BYTES, StepKind.READ, StepKind.WRITEBACK_BEGIN,

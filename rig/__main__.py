@@ -1,5 +1,5 @@
 """Entry point for ``python -m rig``."""
 
-from rig.cli import main
+from rig.cli.main import main
 
 raise SystemExit(main())

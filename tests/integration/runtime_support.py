@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rig.toolchain import CompileTarget
+from rig.program.target import CompileTarget
 
 RUNTIME_DATA = Path(__file__).resolve().parent.parent / "data" / "runtime"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rig import bootfs, cmdline, zbi
+from rig.image import bootfs, cmdline, zbi
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.toolchain

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from rig.cli import main
-from rig.codegen import RenderedProgram, render_program
-from rig.model import predict
-from rig.protocol import encode_record, encode_step_records
-from rig.scenario import StepKind, bundled_suite_paths, load_many
+from rig.cli.main import main
+from rig.judge.protocol import encode_record, encode_step_records
+from rig.model.predict import predict
+from rig.program.codegen import RenderedProgram, render_program
+from rig.scenario.loader import StepKind, bundled_suite_paths, load_many
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.toolchain
@@ -46,8 +46,8 @@ def make_build_dir(out: Path, scenario_paths: Sequence[Path], *, abi: str, arch:
         shutil.copyfile(path, out / "scenarios" / Path(path).name)
     (out / "program.c").write_text(program.c_source)
     if compile_elf:
-        from rig.boards import load_board
-        from rig.toolchain import compile_program
+        from rig.image.boards import load_board
+        from rig.run.toolchain import compile_program
         compile_program(program.c_source, load_board(arch, target).compile_target, out)
     manifest = {
         "rig_version": "test", "program_id": program.program_id, "nonce": nonce, "abi": abi,
@@ -313,8 +313,8 @@ def test_bundled_suite_compiles(tmp_path: Path, arch: str, abi: str) -> None:
     """The bundled suite plus our scenario files, rendered and compiled by the real toolchain
     (clang-19, lld), and the ELF checked against the loader's rules."""
     require_tool("clang-19", "clang-19")
-    from rig.boards import load_board
-    from rig.toolchain import check_elf, compile_program
+    from rig.image.boards import load_board
+    from rig.run.toolchain import check_elf, compile_program
     paths = [*bundled_suite_paths(), *sorted((DATA / "scenarios").glob("*.yaml"))]
     program = render_program(load_many(paths), abi=abi, arch=arch, target="zircon")
     target = load_board(arch, "zircon").compile_target

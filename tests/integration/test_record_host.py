@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.protocol import Anomaly, AnomalyKind, Record, encode_record, parse_log
+from rig.judge.protocol import Anomaly, AnomalyKind, Record, encode_record, parse_log
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.toolchain
@@ -367,8 +367,8 @@ def test_fixture_setup_failure_reports_err_and_closes(fixture_driver: Path) -> N
 
 def test_query_all_loop_matches_the_model(fixture_driver: Path) -> None:
     """Pages 1, 3, 5 dirty in a 6-page VMO, room for 2 per call: the model's cl-query-all."""
-    from rig.model import predict
-    from rig.scenario import load_scenarios
+    from rig.model.predict import predict
+    from rig.scenario.loader import load_scenarios
     scenario = load_scenarios(ROOT / "tests/data/scenarios/checklog.yaml").scenarios[1]
     pred = predict(scenario, "2024").steps[4]
     records, calls = run_fixture(fixture_driver, "query_all")

@@ -32,11 +32,11 @@ import pytest
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 
-from rig.codegen import RenderedProgram, render_program
 from rig.errors import ToolchainError
-from rig.protocol import parse_log
-from rig.scenario import bundled_suite_paths, load_many
-from rig.toolchain import Toolchain, compile_program, find_toolchain
+from rig.judge.protocol import parse_log
+from rig.program.codegen import RenderedProgram, render_program
+from rig.run.toolchain import Toolchain, compile_program, find_toolchain
+from rig.scenario.loader import bundled_suite_paths, load_many
 from tests.conftest import require_tool
 from tests.integration.runtime_support import require_file
 from tests.integration.test_runtime_host import (

@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 
 from rig import zx
 from rig.errors import ToolchainError
-from rig.toolchain import CompileTarget, Toolchain, compile_program, find_toolchain
+from rig.program.target import CompileTarget
+from rig.run.toolchain import Toolchain, compile_program, find_toolchain
 from tests.integration.runtime_support import load_compile_targets
 
 pytestmark = pytest.mark.toolchain
@@ -685,9 +686,9 @@ def test_guest_without_a_processargs_message_still_runs(
 def test_bundled_suite_runs_on_the_runtime_and_its_records_parse(host: HostBuild) -> None:
     # The real generated program, the real runtime and record.c, on a vDSO that has none of the
     # pager syscalls: every scenario must still report (err/skip), in order, with no gap.
-    from rig.codegen import render_program
-    from rig.protocol import parse_log
-    from rig.scenario import bundled_suite_paths, load_many
+    from rig.judge.protocol import parse_log
+    from rig.program.codegen import render_program
+    from rig.scenario.loader import bundled_suite_paths, load_many
 
     program = render_program(
         load_many(bundled_suite_paths()), abi="2020", arch="x64", target="zircon"

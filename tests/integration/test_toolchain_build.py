@@ -19,7 +19,7 @@ from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 
 from rig.errors import ToolchainError
-from rig.toolchain import (
+from rig.run.toolchain import (
     BuiltElf,
     CompileTarget,
     Toolchain,

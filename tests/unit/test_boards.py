@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rig import boards, zbi
+from rig import resources
 from rig.errors import BoardError
+from rig.image import boards, zbi
 
 CFLAGS = ("-ffreestanding", "-nostdlib", "-fno-stack-protector", "-fPIE", "-fvisibility=hidden",
           "-fno-builtin", "-fno-sanitize=safe-stack,shadow-call-stack", "-O2", "-Wall", "-Wextra",
@@ -27,8 +28,9 @@ def test_shipped_boards() -> None:
 def test_x64_zircon_board() -> None:
     b = boards.load_board("x64", "zircon")
     assert b == boards.Board(
-        path=str(boards.IMAGES_DIR / "x64" / "zircon.yaml"), arch="x64", target="zircon",
-        qemu_binary="qemu-system-x86_64", machine="q35", machine_kvm="q35",
+        path=str(resources.images_dir() / "x64" / "zircon.yaml"), arch="x64", target="zircon",
+        qemu_binary="qemu-system-x86_64", qemu_package="qemu-system-x86", machine="q35",
+        machine_kvm="q35",
         cpu_tcg="Haswell,+smap,-check,-fsgsbase", cpu_kvm="host,migratable=no,+invtsc",
         accel=("tcg", "kvm"), memory_mb=2048, smp=2,
         qemu_args=("-nodefaults", "-display", "none", "-no-reboot"),
@@ -63,7 +65,7 @@ def test_sim_boards_are_ready() -> None:
 
 
 def _write(tmp_path: Path, mutate: object) -> Path:
-    raw = yaml.safe_load((boards.IMAGES_DIR / "x64" / "zircon.yaml").read_text())
+    raw = yaml.safe_load((resources.images_dir() / "x64" / "zircon.yaml").read_text())
     mutate(raw)  # type: ignore[operator]
     (tmp_path / "x64").mkdir()
     path = tmp_path / "x64" / "zircon.yaml"
@@ -75,7 +77,7 @@ def _write(tmp_path: Path, mutate: object) -> Path:
     (lambda r: r.__setitem__("colour", "red"), "unknown key 'colour'; known keys: "),
     (lambda r: r["qemu"].__setitem__("cpu_tgc", "x"), "unknown key qemu.cpu_tgc; known keys "
      "under qemu: ['accel', 'args', 'binary', 'cpu_kvm', 'cpu_tcg', 'machine', 'machine_kvm', "
-     "'memory_mb', 'smp']"),
+     "'memory_mb', 'package', 'smp']"),
     (lambda r: r["qemu"].pop("binary"), "missing key qemu.binary"),
     (lambda r: r["qemu"].__setitem__("smp", "two"), "qemu.smp is 'two', wanted an integer"),
     (lambda r: r["qemu"].__setitem__("accel", ["hvf"]), "qemu.accel is ['hvf'], wanted a "
@@ -98,12 +100,13 @@ def test_missing_board_lists_the_others(tmp_path: Path) -> None:
     with pytest.raises(BoardError) as info:
         boards.load_board("riscv64", "zircon")
     assert str(info.value) == (
-        f"{boards.IMAGES_DIR}/riscv64/zircon.yaml: no board for arch 'riscv64' target 'zircon' "
+        f"{resources.images_dir()}/riscv64/zircon.yaml: no board for arch 'riscv64' target "
+        "'zircon' "
         "(boards: arm64/sim, arm64/zircon, x64/sim, x64/zircon); add a board by adding this file")
 
 
 def test_compile_targets_match_the_toolchain_tests_data() -> None:
-    from rig.toolchain import CompileTarget
+    from rig.program.target import CompileTarget
 
     data = yaml.safe_load((Path(__file__).parent.parent / "data" / "runtime" /
                            "compile_targets.yaml").read_text())

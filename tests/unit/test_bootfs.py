@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig import bootfs
 from rig.errors import ImageError
+from rig.image import bootfs
 
 # Written by hand from zircon-facts.md section 4: header (magic, dirsize 20, 0, 0), one dirent
 # (name_len 6 incl. NUL, data_len 2, data_off 4096, "bin/x\0" + 2 pad bytes), zero fill to the

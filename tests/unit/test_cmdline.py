@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rig import cmdline, zbi
 from rig.errors import BoardError, ImageError, InputError
+from rig.image import cmdline, zbi
 
 NONCE = "0123456789abcdef"
 ENTROPY = cmdline.entropy_mixin(NONCE)
@@ -150,7 +150,7 @@ def test_cmdline_bad_input(kwargs: dict[str, object], message: str) -> None:
 def test_table_errors() -> None:
     with pytest.raises(BoardError, match=r"t.yaml: unknown keys \['colour'\], missing keys"):
         cmdline.parse_table("colour: red\n", "t.yaml")
-    text = cmdline.TABLE_PATH.read_text().replace("{era: C, all:", "{era: Q, all:")
+    text = cmdline.table_path().read_text().replace("{era: C, all:", "{era: Q, all:")
     with pytest.raises(BoardError, match=r"t.yaml: detect\[6\] is .*wanted \{era: one of"):
         cmdline.parse_table(text, "t.yaml")
 

@@ -13,11 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rig import zx
-from rig.cli import main
-from rig.compare import (
+from rig.cli.main import main
+from rig.errors import InputError
+from rig.judge.compare import (
     FieldDiff,
-    Manifest,
-    ManifestScenario,
     Observed,
     Outcome,
     RunVerdict,
@@ -25,13 +24,12 @@ from rig.compare import (
     StepVerdict,
     combine_outcomes,
     compare_run,
-    manifest_from_json,
     render_text,
     verdict_to_json,
 )
-from rig.errors import InputError
-from rig.protocol import encode_record, encode_step_records, parse_log
-from rig.scenario import ScenarioFile, parse_scenarios
+from rig.judge.manifest import Manifest, ManifestScenario, manifest_from_json, manifest_to_json
+from rig.judge.protocol import encode_record, encode_step_records, parse_log
+from rig.scenario.loader import ScenarioFile, parse_scenarios
 
 PROG = "ab" * 32
 NONCE = "0123456789abcdef"
@@ -313,12 +311,14 @@ def test_scenario_files_must_match_the_manifest() -> None:
 
 def test_manifest_from_json() -> None:
     data = {"program_id": PROG, "nonce": NONCE, "abi": "2024", "arch": "x64",
-            "target": "zircon", "board": "ignored",
+            "target": "zircon", "board": "x64/zircon", "future_key": "ignored",
             "scenarios": [{"index": 0, "name": "one-dirty-page", "file": "suite.yaml",
                            "steps": 3}]}
     m = manifest_from_json(data, "m.json")
     assert m == Manifest(PROG, NONCE, "2024", "x64", "zircon",
-                         (ManifestScenario(0, "one-dirty-page", "suite.yaml", 3),))
+                         (ManifestScenario(0, "one-dirty-page", "suite.yaml", 3),),
+                         board="x64/zircon")
+    assert manifest_from_json(manifest_to_json(m), "again.json") == m
     assert m.nonces == (NONCE, PROG[:16])
     for broken, message in [
         ([], "m.json: the manifest must be a JSON object, found list"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.cli import main
+from rig.cli.main import main
 
 SCENARIOS = """\
 scenarios:

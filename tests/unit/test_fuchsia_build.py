@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rig.errors import ImageError
-from rig.fuchsia_build import BuildInputs, find_build_inputs
+from rig.image.fuchsia_build import BuildInputs, find_build_inputs
 
 # The shape the build writes (tools/build/images.go: name, path, type, cpu, label).
 IMAGES = [

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig import bootfs, image, zbi
 from rig.errors import ImageError
+from rig.image import assemble as image
+from rig.image import bootfs, zbi
 
 ELF = b"\x7fELF" + bytes(100)
 FILES = {"bin/rig-test": ELF}

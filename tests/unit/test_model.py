@@ -10,7 +10,7 @@ import pytest
 
 from rig import zx
 from rig.errors import InputError, ScenarioError
-from rig.model import (
+from rig.model.predict import (
     PROFILES,
     PageMap,
     PageState,
@@ -20,7 +20,7 @@ from rig.model import (
     predict,
     validation_problems,
 )
-from rig.scenario import Scenario, parse_scenarios
+from rig.scenario.loader import Scenario, parse_scenarios
 
 P = zx.PAGE_SIZE
 OK = zx.ZX_OK

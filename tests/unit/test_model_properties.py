@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rig import zx
-from rig.model import PROFILES, ScenarioPrediction, _simulate
-from rig.scenario import (
+from rig.model.predict import PROFILES, ScenarioPrediction, _simulate
+from rig.scenario.loader import (
     DATA_STEPS,
     Location,
     QueryArgs,

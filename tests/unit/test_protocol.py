@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rig.protocol import (
+from rig.judge.protocol import (
     MAX_RECORD_BYTES,
     Anomaly,
     AnomalyKind,

@@ -10,7 +10,7 @@ import pytest
 
 from rig import zx
 from rig.errors import ScenarioError
-from rig.scenario import (
+from rig.scenario.loader import (
     Expect,
     Handle,
     Location,

@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 
 from rig import zx
-from rig.model import PROFILES, expect_disagreements, predict, validation_problems
-from rig.scenario import (
+from rig.model.predict import PROFILES, expect_disagreements, predict, validation_problems
+from rig.scenario.loader import (
     PAGER_SYSCALL_STEPS,
     Handle,
     ScenarioFile,

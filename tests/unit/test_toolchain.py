@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rig.errors import ToolchainError
-from rig.toolchain import (
+from rig.run.toolchain import (
     APT_HINT,
     CompileTarget,
     Toolchain,

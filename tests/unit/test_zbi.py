@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig import zbi
 from rig.errors import ImageError
+from rig.image import zbi
 
 # A copy of shared/fixtures/zircon-arm64-2020-zbi-headers.json: the item headers of a real
 # kernel ZBI (no payloads but the CMDLINE one, so no kernel code).

@@ -1,0 +1,255 @@
+"""The rig as a Python API: one composition function per job (build; check a log).
+
+The CLI, the pytest plugin and remote hosts call these, never each other's command lines.
+`build` composes codegen, the toolchain, the command line and image assembly into a build
+directory (docs/design.md): program.c, program.elf, scenarios/*.yaml, cmdline.txt, image.zbi
+(with a kernel ZBI), qemu.sh, manifest.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import shlex
+import shutil
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rig import __version__
+from rig.errors import ImageError, InputError
+from rig.image import assemble as image
+from rig.image import boards, cmdline, zbi
+from rig.image.fuchsia_build import find_build_inputs
+from rig.judge.manifest import Manifest, ManifestScenario, write_manifest
+from rig.profiles import DEFAULT_PROFILE
+from rig.program.codegen import render_program
+from rig.run import process
+from rig.run.toolchain import compile_program, find_toolchain
+from rig.scenario.loader import load_many
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_ABI = DEFAULT_PROFILE
+QEMU_VERSION_TIMEOUT_S = 20.0
+Printer = Callable[[str], None]
+
+
+def null_printer(_: str) -> None:
+    """A printer that prints nothing (library use, tests)."""
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    scenario_paths: tuple[Path, ...]
+    arch: str
+    target: str
+    out_dir: Path
+    abi: str = DEFAULT_ABI
+    kernel_zbi: Path | None = None
+    boot_shim: Path | None = None
+    fuchsia_build_dir: Path | None = None
+    kernel_era: str | None = None
+    cmdline_extra: tuple[str, ...] = ()
+    output: str = "debuglog"
+    cache_dir: Path | None = None
+    images_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    manifest: Manifest
+    era: cmdline.EraDetection
+    bootable: bool
+    missing: tuple[str, ...]  # what qemu.sh lacks to boot, for the user
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _resolve_inputs(req: BuildRequest) -> BuildRequest:
+    """Fill kernel ZBI and boot shim from --fuchsia-build-dir; check given files exist."""
+    if req.fuchsia_build_dir is not None:
+        if req.kernel_zbi is not None or req.boot_shim is not None:
+            raise InputError("--fuchsia-build-dir finds the kernel ZBI and boot shim itself: "
+                             "give it alone, or --kernel-zbi/--boot-shim without it")
+        found = find_build_inputs(req.fuchsia_build_dir, req.arch)
+        return replace(req, kernel_zbi=found.kernel_zbi, boot_shim=found.boot_shim)
+    for flag, path in (("--kernel-zbi", req.kernel_zbi), ("--boot-shim", req.boot_shim)):
+        if path is not None and not path.is_file():
+            raise ImageError(f"{flag} {path}: no such file")
+    return req
+
+
+def _era(req: BuildRequest, kernel_bytes: bytes | None) -> cmdline.EraDetection:
+    detected = None
+    if kernel_bytes is not None:
+        detected = cmdline.detect_era(kernel_bytes, source=str(req.kernel_zbi))
+    if req.kernel_era is not None:
+        flag = cmdline.era_from_flag(req.kernel_era)
+        if detected is None:
+            return flag
+        # The kernel itself still says whether it has kernel.vdso.always_use_next.
+        return cmdline.EraDetection(
+            era=flag.era, vdso_next_option=detected.vdso_next_option,
+            reason=f"--kernel-era given (detection said {detected.era}: {detected.reason})")
+    if detected is not None:
+        return detected
+    return cmdline.EraDetection(
+        era=cmdline.UNKNOWN, vdso_next_option=False,
+        reason="no kernel ZBI given, so no era detection: run-everywhere words "
+               "(give --kernel-zbi or --kernel-era)")
+
+
+def _qemu_version(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        return f"{binary}: not found"
+    try:
+        proc = process.run([path, "--version"], timeout_s=QEMU_VERSION_TIMEOUT_S)
+    except process.ProcessError as exc:
+        LOG.warning("%s", exc)
+        return f"{binary}: --version failed: {exc}"
+    return (proc.stdout.splitlines() or [f"{binary}: no version output"])[0].strip()
+
+
+def render_qemu_sh(argv: Sequence[str] | None, missing: Sequence[str], *,
+                   partial_argv: Sequence[str]) -> str:
+    """The text of qemu.sh: the exact command, or a script that says what it lacks."""
+    head = ["#!/bin/sh", f"# Written by rig build {__version__}: boots this build directory.",
+            "# Extra QEMU arguments may follow on the command line (\"$@\")."]
+    if argv is not None:
+        return "\n".join(head + [f"exec {shlex.join(argv)} \"$@\" </dev/null", ""])
+    lines = head + ["# Cannot boot: " + "; ".join(missing) + ".",
+                    f"# The command would be: {shlex.join(partial_argv)}"]
+    lines += [f"echo {shlex.quote('qemu.sh: cannot boot: missing ' + m)} >&2" for m in missing]
+    lines += ["exit 3", ""]
+    return "\n".join(lines)
+
+
+def _copy_scenarios(paths: Sequence[Path], dest: Path) -> dict[str, str]:
+    """Copy scenario files to dest; returns original path -> path relative to the build dir."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for stale in dest.glob("*.yaml"):  # check-log reads every copy: none from an older build
+        stale.unlink()
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for i, path in enumerate(paths):
+        name = path.name if path.name not in used else f"{i:02d}-{path.name}"
+        used.add(name)
+        shutil.copyfile(path, dest / name)
+        out[str(path)] = f"{dest.name}/{name}"
+    return out
+
+
+def build(req: BuildRequest, *, printer: Printer = null_printer,
+          nonce: str | None = None) -> BuildResult:
+    """Write a whole build directory for ``req``.
+
+    :raises InputError: bad scenarios, board, era, cmdline words, kernel ZBI or build dir.
+    :raises ToolchainError: clang/lld missing or failing.
+    """
+    known = boards.available_boards(req.images_dir)
+    if (req.arch, req.target) not in known:
+        raise InputError(f"--arch {req.arch} --target {req.target}: no such board; boards: "
+                         f"{', '.join(f'{a}/{t}' for a, t in known)}")
+    board = boards.load_board(req.arch, req.target, images_dir=req.images_dir)
+    if board.boot_kernel == "sim-kernel":
+        raise InputError(
+            f"--target {req.target}: the sim kernel cannot be built yet (board {board.path} "
+            "is kept ready for it); use --target zircon with --kernel-zbi/--boot-shim or "
+            "--fuchsia-build-dir")
+    if not req.scenario_paths:
+        raise InputError("no scenario files: name some, or use the bundled suite "
+                         "(rig/scenario/suite/)")
+    req = _resolve_inputs(req)
+    kernel_bytes = None
+    if req.kernel_zbi is not None:
+        try:
+            kernel_bytes = req.kernel_zbi.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{req.kernel_zbi}: cannot read the kernel ZBI: {exc}") from exc
+        # Fail on a wrong kernel before spending a compile on it.
+        zbi.require_kernel(zbi.read_zbi(kernel_bytes, source=str(req.kernel_zbi)),
+                           source=str(req.kernel_zbi), wanted_types=[board.kernel_item_type])
+    era = _era(req, kernel_bytes)
+    printer(f"kernel era: {era.era} ({era.reason})")
+    nonce = nonce or secrets.token_hex(8)
+    words = cmdline.build_cmdline(era, cmdline.PROGRAM_PATH, req.cmdline_extra, nonce=nonce,
+                                  output=req.output, board_words=board.cmdline)
+
+    files = load_many(req.scenario_paths)
+    program = render_program(files, abi=req.abi, arch=req.arch, target=req.target)
+    out = req.out_dir
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot create the build directory: {exc}") from exc
+    toolchain = find_toolchain()
+    elf = compile_program(program.c_source, board.compile_target, out, cache_dir=req.cache_dir,
+                          toolchain=toolchain)
+    printer(f"program: {elf.path} ({elf.size} bytes{', from cache' if elf.cached else ''}), "
+            f"{len(program.scenarios)} scenarios, ABI {req.abi}")
+    copies = _copy_scenarios(req.scenario_paths, out / "scenarios")
+
+    (out / "cmdline.txt").write_text(" ".join(words) + "\n")
+    image_path = out / "image.zbi"
+    image_path.unlink(missing_ok=True)  # never leave a stale image from an earlier build
+    missing: list[str] = []
+    if kernel_bytes is not None:
+        assembly = image.assemble_image(
+            kernel_bytes, {cmdline.PROGRAM_PATH: elf.path.read_bytes()}, words,
+            source=str(req.kernel_zbi), kernel_item_type=board.kernel_item_type)
+        image_path.write_bytes(assembly.data)
+        for note in assembly.notes:
+            printer(f"note: {note}")
+        printer(f"image: {image_path} ({len(assembly.data)} bytes)")
+    else:
+        missing.append("the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), so no image.zbi")
+    if req.boot_shim is None:
+        missing.append(f"the boot shim: {boards.BOOT_KERNELS[board.boot_kernel]}")
+    accel = board.accel[0]
+    kernel_arg = str(req.boot_shim.resolve()) if req.boot_shim is not None else "<boot shim>"
+    argv = board.qemu_argv(kernel=kernel_arg, initrd=str(image_path.resolve()), accel=accel)
+    qemu_sh = out / "qemu.sh"
+    qemu_sh.write_text(render_qemu_sh(None if missing else argv, missing, partial_argv=argv))
+    qemu_sh.chmod(qemu_sh.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    for m in missing:
+        printer(f"missing: {m}; qemu.sh says so and exits 3")
+
+    inputs = {str(p.resolve()): _sha256(p) for p in req.scenario_paths}
+    for p in (req.kernel_zbi, req.boot_shim):
+        if p is not None:
+            inputs[str(p.resolve())] = _sha256(p)
+    written = ["program.c", "program.elf", *sorted(copies.values()), "cmdline.txt", "qemu.sh"]
+    if image_path.exists():
+        written.append("image.zbi")
+    manifest = Manifest(
+        rig_version=__version__,
+        program_id=program.program_id,
+        nonce=nonce,
+        abi=req.abi,
+        arch=req.arch,
+        target=req.target,
+        board=board.name,
+        kernel_era={"era": era.era, "reason": era.reason},
+        scenarios=tuple(ManifestScenario(index=s.index, name=s.name,
+                                         file=copies.get(s.file, s.file), steps=s.steps)
+                        for s in program.scenarios),
+        inputs=inputs,
+        outputs={name: _sha256(out / name) for name in sorted(written)},
+        tools={**toolchain.versions(), "qemu": _qemu_version(board.qemu_binary)},
+        cmdline=" ".join(words),
+        output=req.output,
+        program_path=cmdline.PROGRAM_PATH,
+        qemu_argv=tuple(argv) if not missing else None,
+        missing=tuple(missing),
+    )
+    write_manifest(out, manifest)
+    printer(f"wrote {out}: {', '.join(sorted(written + ['manifest.json']))}")
+    return BuildResult(out_dir=out, manifest=manifest, era=era, bootable=not missing,
+                       missing=tuple(missing))

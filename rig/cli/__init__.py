@@ -1,0 +1,1 @@
+"""The command line: `main` parses arguments and runs one command module (one per command)."""

@@ -1,0 +1,47 @@
+"""`rig zbi inspect|extract IMAGE`: list or unpack a ZBI's items, BOOTFS files and CMDLINE."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rig.errors import EXIT_OK, ImageError
+from rig.image import assemble as image
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("zbi", help="inspect or extract a ZBI boot image",
+                       description="Look inside a ZBI: items (type, size, flags, CRC status), "
+                       "BOOTFS files and the CMDLINE text.")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    inspect = verbs.add_parser("inspect", help="list items, BOOTFS files and CMDLINE text")
+    inspect.add_argument("image", type=Path, metavar="IMAGE")
+    inspect.set_defaults(func=run_inspect)
+    extract = verbs.add_parser("extract", help="write every item, BOOTFS file and CMDLINE out")
+    extract.add_argument("image", type=Path, metavar="IMAGE")
+    extract.add_argument("dir", type=Path, metavar="DIR")
+    extract.set_defaults(func=run_extract)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read: {exc}") from exc
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    data = _read(args.image)
+    items = image.list_image(data, source=str(args.image))
+    print(image.render_listing(items, source=str(args.image), size=len(data)), end="")
+    return EXIT_OK
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    files = image.extract_image(_read(args.image), source=str(args.image))
+    for rel, data in files.items():
+        dest = args.dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    print(f"{args.image}: wrote {len(files)} files to {args.dir}")
+    return EXIT_OK

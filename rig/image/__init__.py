@@ -1,0 +1,1 @@
+"""Boot images: ZBI and BOOTFS formats, boards, kernel command lines, image assembly."""

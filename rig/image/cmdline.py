@@ -1,0 +1,256 @@
+"""Kernel command lines by era: detect a kernel's era from its own strings, then build the words.
+
+The words and the detection rules are data (``images/cmdline.yaml``, from zircon-facts.md
+section 3.5). Detection searches the kernel item and, when present, the unpacked STORAGE_KERNEL
+item for each era's marker strings, newest era first.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rig import resources
+from rig.errors import BoardError, ImageError, InputError
+from rig.image import zbi
+
+LOG = logging.getLogger(__name__)
+
+PROGRAM_PATH = "bin/rig-test"
+UNKNOWN = "unknown"
+OUTPUTS = ("debuglog", "debug-write")
+NONCE_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Era:
+    name: str
+    years: str
+    userboot: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class DetectRule:
+    era: str
+    all: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CmdlineTable:
+    path: str
+    eras: dict[str, Era]
+    fallback: Era
+    detect: tuple[DetectRule, ...]
+    no_marker_era: str
+    vdso_next_option_string: str
+    vdso_next_eras: frozenset[str]
+    always: tuple[Word, ...]
+    vdso_next: tuple[Word, ...]
+    debug_write: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class EraDetection:
+    """The era (``A``..``I`` or ``unknown``), why, and whether the kernel has the vDSO option."""
+
+    era: str
+    reason: str
+    vdso_next_option: bool
+
+
+def _words(raw: Any, key: str, path: str) -> tuple[Word, ...]:
+    if not isinstance(raw, list):
+        raise BoardError(f"{path}: {key} must be a list of {{word, source}}")
+    out = []
+    for i, entry in enumerate(raw):
+        if (not isinstance(entry, dict) or set(entry) != {"word", "source"}
+                or not all(isinstance(v, str) for v in entry.values())):
+            raise BoardError(f"{path}: {key}[{i}] is {entry!r}, wanted {{word: str, source: str}}")
+        out.append(Word(entry["word"], entry["source"]))
+    return tuple(out)
+
+
+def _era(name: str, raw: Any, path: str) -> Era:
+    if (not isinstance(raw, dict) or not set(raw) <= {"years", "userboot", "source"}
+            or not isinstance(raw.get("userboot"), list) or "source" not in raw):
+        raise BoardError(f"{path}: era {name}: wanted a mapping with userboot (a list), source "
+                         f"and optional years; found {raw!r}")
+    return Era(name=name, years=str(raw.get("years", "")),
+               userboot=tuple(str(w) for w in raw["userboot"]), source=str(raw["source"]))
+
+
+def parse_table(text: str, path: str) -> CmdlineTable:
+    """Parse the era table.
+
+    :raises BoardError: naming the file and key.
+    """
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise BoardError(f"{path}: not valid YAML: {exc}") from exc
+    keys = {"eras", "fallback", "detect", "no_marker_era", "vdso_next_option_string",
+            "vdso_next_eras", "always", "vdso_next", "debug_write"}
+    if not isinstance(raw, dict):
+        raise BoardError(f"{path}: wanted a mapping of {sorted(keys)}")
+    if set(raw) != keys:
+        extra, missing = sorted(set(raw) - keys), sorted(keys - set(raw))
+        raise BoardError(f"{path}: unknown keys {extra}, missing keys {missing}")
+    if not isinstance(raw["eras"], dict):
+        raise BoardError(f"{path}: eras must be a mapping of era name to its words")
+    eras = {str(k): _era(str(k), v, path) for k, v in raw["eras"].items()}
+    rules = []
+    for i, rule in enumerate(raw["detect"] or []):
+        if (not isinstance(rule, dict) or set(rule) != {"era", "all"}
+                or rule["era"] not in eras or not isinstance(rule["all"], list)):
+            raise BoardError(f"{path}: detect[{i}] is {rule!r}, wanted {{era: one of "
+                             f"{sorted(eras)}, all: [strings]}}")
+        rules.append(DetectRule(era=rule["era"], all=tuple(str(s) for s in rule["all"])))
+    for key in ("no_marker_era",):
+        if raw[key] not in eras:
+            raise BoardError(f"{path}: {key} is {raw[key]!r}, wanted one of {sorted(eras)}")
+    bad = [e for e in raw["vdso_next_eras"] or [] if e not in eras]
+    if bad:
+        raise BoardError(f"{path}: vdso_next_eras names unknown eras {bad}")
+    return CmdlineTable(
+        path=path, eras=eras, fallback=_era("fallback", raw["fallback"], path),
+        detect=tuple(rules), no_marker_era=raw["no_marker_era"],
+        vdso_next_option_string=str(raw["vdso_next_option_string"]),
+        vdso_next_eras=frozenset(raw["vdso_next_eras"] or []),
+        always=_words(raw["always"], "always", path),
+        vdso_next=_words(raw["vdso_next"], "vdso_next", path),
+        debug_write=_words(raw["debug_write"], "debug_write", path),
+    )
+
+
+def table_path() -> Path:
+    return resources.images_dir() / "cmdline.yaml"
+
+
+def load_table(path: Path | None = None) -> CmdlineTable:
+    """Read ``images/cmdline.yaml`` (cached per path).
+
+    :raises BoardError: when it is unreadable or invalid.
+    """
+    return _load_table(path or table_path())
+
+
+@functools.cache
+def _load_table(path: Path) -> CmdlineTable:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BoardError(f"{path}: cannot read the kernel command-line table: {exc}") from exc
+    return parse_table(text, str(path))
+
+
+def known_eras(table: CmdlineTable | None = None) -> list[str]:
+    table = table or load_table()
+    return sorted(table.eras) + [UNKNOWN]
+
+
+def detect_era(kernel_zbi_bytes: bytes, *, source: str = "<kernel zbi>",
+               table: CmdlineTable | None = None) -> EraDetection:
+    """The kernel's era from the strings in its kernel item and unpacked STORAGE_KERNEL item.
+
+    An unpackable STORAGE_KERNEL item makes the era ``unknown``, saying why.
+
+    :raises ImageError: when the bytes are not a kernel ZBI.
+    """
+    table = table or load_table()
+    image = zbi.read_zbi(kernel_zbi_bytes, source=source)
+    kernel = zbi.require_kernel(image, source=source)
+    blobs = [(f"the kernel item ({kernel.type_name})", kernel.payload)]
+    storage = image.first(zbi.TYPE_STORAGE_KERNEL)
+    if storage is not None:
+        try:
+            blobs.append((f"the STORAGE_KERNEL item (unpacked, {storage.extra} bytes)",
+                          zbi.storage_payload(storage, source=source)))
+        except ImageError as exc:
+            return EraDetection(
+                era=UNKNOWN, vdso_next_option=False,
+                reason=f"cannot search the kernel: its STORAGE_KERNEL item does not unpack "
+                       f"({exc}); using the run-everywhere words")
+    has_vdso_option = any(table.vdso_next_option_string.encode() in b for _, b in blobs)
+    for rule in table.detect:
+        for where, blob in blobs:
+            if all(s.encode() in blob for s in rule.all):
+                found = " and ".join(repr(s) for s in rule.all)
+                return EraDetection(era=rule.era, vdso_next_option=has_vdso_option,
+                                    reason=f"found {found} in {where} (newest matching marker; "
+                                           f"{table.eras[rule.era].source})")
+    where = " and ".join(w for w, _ in blobs)
+    return EraDetection(era=table.no_marker_era, vdso_next_option=has_vdso_option,
+                        reason=f"no era marker in {where}: era A or B (same words)")
+
+
+def era_from_flag(era: str, *, table: CmdlineTable | None = None) -> EraDetection:
+    """An ``EraDetection`` for ``--kernel-era``.
+
+    :raises InputError: for an era the table does not know.
+    """
+    table = table or load_table()
+    if era != UNKNOWN and era not in table.eras:
+        raise InputError(f"--kernel-era {era!r}: wanted one of {known_eras(table)} "
+                         f"(zircon-facts.md 3.5; table {table.path})")
+    return EraDetection(era=era, vdso_next_option=era in table.vdso_next_eras,
+                        reason="--kernel-era given")
+
+
+def entropy_mixin(nonce: str) -> str:
+    """64 hex digits derived from the nonce, so the whole command line follows from it."""
+    return hashlib.sha256(f"rig entropy {nonce}".encode()).hexdigest()
+
+
+def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
+                  extra: Sequence[str] = (), *, nonce: str, output: str = "debuglog",
+                  board_words: Sequence[str] = (),
+                  table: CmdlineTable | None = None) -> tuple[str, ...]:
+    """The words, in order: userboot's for the era, test-boot words, board words,
+    ``rig.nonce``, then the user's (last, so they win where the kernel takes the last value).
+
+    The program reads ``rig.nonce``/``rig.output`` from its environ (eras A-C put every
+    command-line word there) or from its argv (eras D on, through ``{args}``).
+
+    :raises InputError: for a bad nonce, output or user word.
+    """
+    table = table or load_table()
+    if not NONCE_RE.match(nonce):
+        raise InputError(f"nonce {nonce!r}: wanted 16 lowercase hex digits")
+    if output not in OUTPUTS:
+        raise InputError(f"--output {output!r}: wanted one of {list(OUTPUTS)}")
+    for word in extra:
+        # The kernel's option parser takes printable ASCII only (zbi.h, ZBI_TYPE_CMDLINE).
+        if not word or not word.isascii() or not word.isprintable() or " " in word:
+            raise InputError(f"--cmdline word {word!r}: wanted printable ASCII words without "
+                             "spaces")
+    userboot = table.eras[era.era] if era.era in table.eras else table.fallback
+    # Options for the program itself, as argv words where userboot splits at '+' ({args}).
+    program_args = [f"rig.nonce={nonce}"]
+    if output == "debug-write":
+        program_args.append("rig.output=debug-write")
+    plus_args = "".join(f"+{a}" for a in program_args)
+    words = [w.format(program=program_path, args=plus_args) for w in userboot.userboot]
+    words += [w.word.format(entropy=entropy_mixin(nonce)) for w in table.always]
+    if era.vdso_next_option:
+        words += [w.word for w in table.vdso_next]
+    if output == "debug-write":
+        words += [w.word for w in table.debug_write]
+    words += list(board_words)
+    words.append(f"rig.nonce={nonce}")
+    words += list(extra)
+    return tuple(words)

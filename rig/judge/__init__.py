@@ -1,0 +1,1 @@
+"""Judging a run: the guest record protocol, the build manifest, verdicts against the model."""

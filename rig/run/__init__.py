@@ -1,0 +1,1 @@
+"""The run layer: the only code that starts processes (through `rig.run.process`)."""
