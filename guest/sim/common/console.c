@@ -25,7 +25,7 @@ static void out_c(out_t* o, char c) {
 }
 
 static void out_num(out_t* o, uint64_t v, unsigned base, int neg, int width, int zero,
-                    int left) {
+                    int left, int alt) {
   char tmp[24];
   int n = 0;
   do {
@@ -33,11 +33,15 @@ static void out_num(out_t* o, uint64_t v, unsigned base, int neg, int width, int
     tmp[n++] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
     v /= base;
   } while (v != 0);
-  int len = n + (neg ? 1 : 0);
+  int len = n + (neg ? 1 : 0) + (alt ? 2 : 0);
   if (!left && !zero) {
     for (; len < width; ++len) out_c(o, ' ');
   }
   if (neg) out_c(o, '-');
+  if (alt) {
+    out_c(o, '0');
+    out_c(o, 'x');
+  }
   if (!left && zero) {
     for (; len < width; ++len) out_c(o, '0');
   }
@@ -55,10 +59,11 @@ int sim_vsnprintf(char* buf, size_t size, const char* fmt, va_list ap) {
       continue;
     }
     ++p;
-    int zero = 0, left = 0, width = 0, lng = 0;
+    int zero = 0, left = 0, width = 0, lng = 0, alt = 0;
     for (;; ++p) {
       if (*p == '0') zero = 1;
       else if (*p == '-') left = 1;
+      else if (*p == '#') alt = 1;
       else break;
     }
     while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
@@ -95,19 +100,19 @@ int sim_vsnprintf(char* buf, size_t size, const char* fmt, va_list ap) {
       case 'i': {
         int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
         uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        out_num(&o, u, 10, v < 0, width, zero, left);
+        out_num(&o, u, 10, v < 0, width, zero, left, 0);
         break;
       }
       case 'u':
-        out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, 0, width, zero, left);
+        out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, 0, width, zero, left,
+                0);
         break;
       case 'x':
-        out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, 0, width, zero, left);
+        out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, 0, width, zero, left,
+                alt);
         break;
       case 'p':
-        out_c(&o, '0');
-        out_c(&o, 'x');
-        out_num(&o, (uint64_t)(uintptr_t)va_arg(ap, void*), 16, 0, width, zero, left);
+        out_num(&o, (uint64_t)(uintptr_t)va_arg(ap, void*), 16, 0, width, zero, left, 1);
         break;
       case '%':
         out_c(&o, '%');
