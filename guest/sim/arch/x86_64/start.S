@@ -134,7 +134,16 @@ arch_enter_user:
   mov %rdx, %rsi
   xor %edx, %edx
   xor %ecx, %ecx
+  xor %ebx, %ebx
   xor %ebp, %ebp
+  xor %r8d, %r8d
+  xor %r9d, %r9d
+  xor %r10d, %r10d
+  xor %r11d, %r11d
+  xor %r12d, %r12d
+  xor %r13d, %r13d
+  xor %r14d, %r14d
+  xor %r15d, %r15d
   movb $0, sim_x86_in_sim(%rip)
   jmp *%rax
 
