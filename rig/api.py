@@ -23,12 +23,20 @@ from rig.errors import ImageError, InputError
 from rig.image import assemble as image
 from rig.image import boards, cmdline, zbi
 from rig.image.fuchsia_build import find_build_inputs
-from rig.judge.manifest import Manifest, ManifestScenario, write_manifest
+from rig.judge.compare import RunVerdict, compare_run
+from rig.judge.manifest import (
+    BuildDirError,
+    Manifest,
+    ManifestScenario,
+    read_manifest,
+    write_manifest,
+)
+from rig.judge.protocol import parse_log
 from rig.profiles import DEFAULT_PROFILE
 from rig.program.codegen import render_program
 from rig.run import process
 from rig.run.toolchain import compile_program, find_toolchain
-from rig.scenario.loader import load_many
+from rig.scenario.loader import ScenarioFile, load_many
 
 LOG = logging.getLogger(__name__)
 
@@ -253,3 +261,36 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     printer(f"wrote {out}: {', '.join(sorted(written + ['manifest.json']))}")
     return BuildResult(out_dir=out, manifest=manifest, era=era, bootable=not missing,
                        missing=tuple(missing))
+
+
+# ---- Judging a serial log captured anywhere (`rig check-log`) ---------------------------
+
+
+class LogFileError(InputError):
+    """The serial log cannot be read."""
+
+
+def read_scenarios(build_dir: Path) -> list[ScenarioFile]:
+    """:raises BuildDirError: no scenarios/ copies; ScenarioError: an invalid copy."""
+    paths = sorted((build_dir / "scenarios").glob("*.yaml"))
+    if not paths:
+        raise BuildDirError(f"{build_dir / 'scenarios'}: no scenario files; the build "
+                            "directory must hold copies of the files it was built from")
+    return load_many(paths)
+
+
+def read_log_lines(path: Path) -> list[bytes]:
+    """:raises LogFileError: the log is missing or unreadable."""
+    try:
+        return path.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise LogFileError(f"{path}: cannot read the serial log: {exc.strerror or exc}") from exc
+
+
+def check_log(log: Path, build_dir: Path) -> RunVerdict:
+    """Parse ``log`` and judge it against the build in ``build_dir``."""
+    manifest = read_manifest(build_dir)
+    files = read_scenarios(build_dir)
+    lines = read_log_lines(log)
+    parsed = parse_log(lines, nonces=manifest.nonces)
+    return compare_run(manifest, files, parsed)

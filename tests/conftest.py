@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,15 +24,24 @@ settings.load_profile("rig-ci" if os.environ.get("CI") else "rig")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def tools_required() -> bool:
+    """True where a missing tool must fail, not skip: CI (scripts/run-tests sets it from CI)."""
+    return os.environ.get("RIG_REQUIRE_TOOLS") == "1"
+
+
+def skip_or_fail(message: str) -> NoReturn:
+    """Skip a test for something missing, or fail it where tools are required (CI)."""
+    if tools_required():
+        pytest.fail(message + "; required in CI")
+    pytest.skip(message)
+
+
 def require_tool(name: str, package: str) -> str:
     """Return the tool's path; skip (or fail in CI) naming what is missing."""
     path = shutil.which(name)
     if path:
         return path
-    message = f"missing tool: {name} (apt-get install {package})"
-    if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
-        pytest.fail(message + "; required in CI")
-    pytest.skip(message)
+    skip_or_fail(f"missing tool: {name} (apt-get install {package})")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

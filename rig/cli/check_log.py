@@ -12,22 +12,14 @@ import logging
 import sys
 from pathlib import Path
 
+from rig import api
 from rig.errors import EXIT_OK, EXIT_TEST_FAILED, InputError
 from rig.judge.compare import (
-    RunVerdict,
-    compare_run,
     render_text,
     verdict_to_json,
 )
-from rig.judge.manifest import BuildDirError, read_manifest
-from rig.judge.protocol import parse_log
-from rig.scenario.loader import ScenarioFile, load_many
 
 LOG = logging.getLogger(__name__)
-
-
-class LogFileError(InputError):
-    """The serial log cannot be read."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -48,34 +40,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=run)
 
 
-def read_scenarios(build_dir: Path) -> list[ScenarioFile]:
-    """:raises BuildDirError: no scenarios/ copies; ScenarioError: an invalid copy."""
-    paths = sorted((build_dir / "scenarios").glob("*.yaml"))
-    if not paths:
-        raise BuildDirError(f"{build_dir / 'scenarios'}: no scenario files; the build "
-                            "directory must hold copies of the files it was built from")
-    return load_many(paths)
-
-
-def read_log_lines(path: Path) -> list[bytes]:
-    """:raises LogFileError: the log is missing or unreadable."""
-    try:
-        return path.read_bytes().split(b"\n")
-    except OSError as exc:
-        raise LogFileError(f"{path}: cannot read the serial log: {exc.strerror or exc}") from exc
-
-
-def check_log(log: Path, build_dir: Path) -> RunVerdict:
-    """Parse ``log`` and judge it against the build in ``build_dir``."""
-    manifest = read_manifest(build_dir)
-    files = read_scenarios(build_dir)
-    lines = read_log_lines(log)
-    parsed = parse_log(lines, nonces=manifest.nonces)
-    return compare_run(manifest, files, parsed)
-
-
 def run(args: argparse.Namespace) -> int:
-    verdict = check_log(args.log, args.build)
+    verdict = api.check_log(args.log, args.build)
     sys.stdout.write(render_text(verdict, verbose=not args.brief, build_dir=str(args.build)))
     if args.json is not None:
         try:

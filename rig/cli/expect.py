@@ -1,6 +1,7 @@
 """`rig expect FILE... --abi PROFILE`: print what the reference model predicts for each step.
 
-With `--json` the output is the machine shape of issue 3; by default a table. A step whose
+With `--json` the output is the machine shape of docs/design.md (`rig expect` JSON); by
+default a table. A step whose
 `expect:` disagrees with the model is reported (file, scenario, step, field, expected against
 model) and the exit status is 1.
 """
@@ -149,8 +150,8 @@ def expect_files(files: Sequence[ScenarioFile], profile: str, *,
 def run(args: argparse.Namespace) -> int:
     paths: list[str | Path] = list(args.files) or list(bundled_suite_paths())
     if not paths:
-        raise ScenarioError("no scenario files given and the bundled suite (rig/suite/*.yaml) "
-                            "is empty; pass FILE arguments")
+        raise ScenarioError("no scenario files given and the bundled suite "
+                            "(rig/scenario/suite/*.yaml) is empty; pass FILE arguments")
     files = load_many(paths)
     text, disagreements = expect_files(files, args.abi, as_json=args.json)
     sys.stdout.write(text)

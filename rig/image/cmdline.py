@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,13 @@ import yaml
 from rig import resources
 from rig.errors import BoardError, ImageError, InputError
 from rig.image import zbi
+from rig.judge.protocol import NONCE_RE
 
 LOG = logging.getLogger(__name__)
 
 PROGRAM_PATH = "bin/rig-test"
 UNKNOWN = "unknown"
 OUTPUTS = ("debuglog", "debug-write")
-NONCE_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ LOG = logging.getLogger(__name__)
 HEADER_SIZE = 32
 ALIGNMENT = 8
 _HEADER = struct.Struct("<8I")  # type, length, extra, flags, reserved0, reserved1, magic, crc32
+_DECOMPRESS_CHUNK_BYTES = 1 << 20  # zstd items are read this much at a time
 
 TYPE_CONTAINER = 0x544F4F42  # 'BOOT'
 CONTAINER_MAGIC = 0x868CF7E6  # the container's `extra`
@@ -301,7 +302,7 @@ def storage_payload(item: ZbiItem, *, source: str = "<zbi>") -> bytes:
                                                             read_across_frames=True)
         with reader:
             while size <= item.extra:
-                chunk = reader.read(min(1 << 20, item.extra + 1 - size))
+                chunk = reader.read(min(_DECOMPRESS_CHUNK_BYTES, item.extra + 1 - size))
                 if not chunk:
                     break
                 chunks.append(chunk)

@@ -488,7 +488,7 @@ def render_text(verdict: RunVerdict, *, verbose: bool = True,
     steps that passed. With ``build_dir``, a run that is not ok ends with the commands that
     reproduce it (:func:`reproduce_lines`)."""
     m = verdict.manifest
-    lines = [f"program {m.program_id[:16]}  profile {m.abi}  {m.arch}/{m.target}  "
+    lines = [f"program {m.builtin_nonce}  profile {m.abi}  {m.arch}/{m.target}  "
              f"nonce {verdict.nonce or '-'}  records {verdict.records}"]
     for outcome, text in verdict.problems:
         lines.append(f"  {outcome.value}: {text}")

@@ -64,6 +64,9 @@ class Manifest:
 
 def manifest_to_json(manifest: Manifest) -> dict[str, Any]:
     data = asdict(manifest)
+    data["scenarios"] = [asdict(s) for s in manifest.scenarios]
+    data["inputs"], data["outputs"] = dict(manifest.inputs), dict(manifest.outputs)
+    data["tools"] = dict(manifest.tools)
     data["kernel_era"] = dict(manifest.kernel_era)
     data["qemu_argv"] = list(manifest.qemu_argv) if manifest.qemu_argv is not None else None
     data["missing"] = list(manifest.missing)

@@ -16,14 +16,14 @@ the number of distinct runs it touches, never with the number of pages.
 
 from __future__ import annotations
 
-import enum
 import logging
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rig import zx
 from rig.errors import ScenarioError
+from rig.model.pagemap import COMMITTED_DIRTY, READS_ZERO, ZEROES, PageMap, PageState
 from rig.profiles import PROFILE_NAMES, Profile, get_profile
 from rig.scenario.loader import Handle, Scenario, ScenarioFile, Step, StepKind
 
@@ -82,109 +82,6 @@ class ScenarioPrediction:
 
 # ---------------------------------------------------------------------------------------------
 # Page states and the run-length page map
-
-
-class PageState(enum.IntEnum):
-    """What one page of the VMO is, as far as the pager APIs can tell."""
-
-    ABSENT = 0  # not supplied (a read or write needs a READ page request)
-    CLEAN = 1  # supplied page, Clean
-    MARKER = 2  # supplied zero page marker (supply from an empty aux VMO), Clean
-    DIRTY = 3  # committed page, Dirty
-    AWAITING = 4  # committed page, AwaitingClean (WRITEBACK_BEGIN, no END yet)
-    ZERO = 5  # dirty zero range: E2 zero interval, E1 gap at/after supply_zero_offset_
-    ZERO_AWAITING = 6  # E2 zero interval AwaitingClean
-
-
-_COMMITTED_DIRTY = frozenset({PageState.DIRTY, PageState.AWAITING})
-_ZEROES = frozenset({PageState.ZERO, PageState.ZERO_AWAITING})
-_READS_ZERO = frozenset({PageState.MARKER, PageState.ZERO, PageState.ZERO_AWAITING})
-
-
-class PageMap:
-    """Run-length map page index -> PageState over [0, size_pages).
-
-    ``starts[i]`` is the first page of run ``i``; the run ends where the next starts (or at
-    ``size_pages``). Adjacent runs always differ in state.
-    """
-
-    __slots__ = ("starts", "states", "size_pages")
-
-    def __init__(self, size_pages: int, state: PageState) -> None:
-        self.size_pages = size_pages
-        self.starts: list[int] = [0] if size_pages else []
-        self.states: list[PageState] = [state] if size_pages else []
-
-    def runs(self, first: int, end: int) -> Iterator[tuple[int, int, PageState]]:
-        """The runs overlapping pages [first, end), clipped to it."""
-        end = min(end, self.size_pages)
-        if first >= end:
-            return
-        starts, states = self.starts, self.states
-        n = len(starts)
-        i = bisect_right(starts, first) - 1
-        while i < n and starts[i] < end:
-            run_end = starts[i + 1] if i + 1 < n else self.size_pages
-            yield max(starts[i], first), min(run_end, end), states[i]
-            i += 1
-
-    def first_in(self, first: int, end: int,
-                 wanted: Callable[[PageState], bool]) -> tuple[int, int, PageState] | None:
-        for run in self.runs(first, end):
-            if wanted(run[2]):
-                return run
-        return None
-
-    def _split(self, at: int) -> int:
-        """Make a run start at page ``at``; return its index (len when at >= size)."""
-        if at >= self.size_pages:
-            return len(self.starts)
-        i = bisect_right(self.starts, at) - 1
-        if self.starts[i] == at:
-            return i
-        self.starts.insert(i + 1, at)
-        self.states.insert(i + 1, self.states[i])
-        return i + 1
-
-    def transform(self, first: int, end: int, fn: Callable[[PageState], PageState]) -> None:
-        """Apply ``fn`` to the state of every page in [first, end)."""
-        end = min(end, self.size_pages)
-        if first >= end:
-            return
-        i = self._split(first)
-        j = self._split(end)
-        states = self.states
-        for k in range(i, j):
-            states[k] = fn(states[k])
-        self._coalesce(max(i - 1, 0), j + 1)
-
-    def assign(self, first: int, end: int, state: PageState) -> None:
-        self.transform(first, end, lambda _s: state)
-
-    def _coalesce(self, lo: int, hi: int) -> None:
-        hi = min(hi, len(self.starts))
-        new_starts: list[int] = []
-        new_states: list[PageState] = []
-        for k in range(lo, hi):
-            if new_states and new_states[-1] == self.states[k]:
-                continue
-            new_starts.append(self.starts[k])
-            new_states.append(self.states[k])
-        self.starts[lo:hi] = new_starts
-        self.states[lo:hi] = new_states
-
-    def resize(self, size_pages: int, fill: PageState) -> None:
-        if size_pages < self.size_pages:
-            i = self._split(size_pages)
-            del self.starts[i:]
-            del self.states[i:]
-        elif size_pages > self.size_pages:
-            if self.states and self.states[-1] == fill:
-                pass
-            else:
-                self.starts.append(self.size_pages)
-                self.states.append(fill)
-        self.size_pages = size_pages
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,10 +293,10 @@ def _commit(vmo: _Vmo, offset: int, length: int) -> _Out:
     # Committing a dirty zero range allocates pages that must be Dirty; under TRAP_DIRTY that
     # needs a DIRTY request (E1 LookupPagesLocked: "offset >= supply_zero_offset_" generates one
     # even for DirtyTrackingAction::None; for E2 intervals this is the conservative choice).
-    _needs_dirty_request(vmo, first, end, ok=frozenset(PageState) - _ZEROES)
+    _needs_dirty_request(vmo, first, end, ok=frozenset(PageState) - ZEROES)
 
     def commit(s: PageState) -> PageState:
-        if s in _ZEROES:
+        if s in ZEROES:
             return PageState.DIRTY
         if s is PageState.MARKER:
             return PageState.CLEAN
@@ -436,7 +333,7 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
     # (VmObjectPaged::ZeroPartialPage, PageWouldReadZeroLocked).
     for p in partial:
         state = next(pages.runs(p, p + 1))[2]
-        if state in _READS_ZERO:
+        if state in READS_ZERO:
             continue
         _not_supplied(vmo, p, p + 1)
         if state is PageState.ABSENT:
@@ -461,7 +358,7 @@ def _op_zero(vmo: _Vmo, offset: int, length: int) -> _Out:
     modified = whole_first < whole_end
     for p in partial:
         state = next(pages.runs(p, p + 1))[2]
-        if state in _READS_ZERO:
+        if state in READS_ZERO:
             continue
         pages.assign(p, p + 1, PageState.DIRTY)
         modified = True
@@ -596,7 +493,7 @@ def _zero_runs(pages: PageMap, first: int, end: int) -> list[tuple[int, int]]:
     lo = max(first - 1, 0)
     hi = min(end + 1, pages.size_pages)
     for s, e, state in pages.runs(lo, hi):
-        if state not in _ZEROES:
+        if state not in ZEROES:
             continue
         if out and out[-1][1] == s:
             out[-1] = (out[-1][0], e)
@@ -607,12 +504,12 @@ def _zero_runs(pages: PageMap, first: int, end: int) -> list[tuple[int, int]]:
     for s, t in out:
         while s > 0:
             prev = next(pages.runs(s - 1, s))[2]
-            if prev not in _ZEROES:
+            if prev not in ZEROES:
                 break
             s = _run_start(pages, s - 1)
         while t < pages.size_pages:
             nxt = next(pages.runs(t, t + 1))[2]
-            if nxt not in _ZEROES:
+            if nxt not in ZEROES:
                 break
             t = _run_end(pages, t)
         if s < end and t > first:
@@ -776,7 +673,7 @@ def _e1_try_advance_szo(vmo: _Vmo, first: int, end: int) -> None:
         return
     new = vmo.szo
     for s, e, state in vmo.pages.runs(vmo.szo, end):
-        if state not in _COMMITTED_DIRTY or s != new:
+        if state not in COMMITTED_DIRTY or s != new:
             break
         new = e
     if new != vmo.szo:

@@ -25,6 +25,7 @@ from rig.image import boards
 from rig.scenario.loader import (
     ABI_PROFILES,
     DATA_STEPS,
+    MAX_BUFFER_ENTRIES,
     PAGER_SYSCALL_STEPS,
     RANGE_STEPS,
     Expect,
@@ -150,6 +151,7 @@ class _StepView:
     # query
     actual: str = "NULL"
     avail: str = "NULL"
+    buffer: str = "NULL"  # the buffer argument the query passes (C expression)
     buffer_entries: int = 0
     poison_bytes: int = 0
     # query_all
@@ -295,7 +297,6 @@ def describe_step(step: Step) -> tuple[str, ...]:
 # hunts) must show up as a wrong result, not corrupt the program's memory. The scenario loader
 # bounds explicit buffers at 2**20 entries (24 MiB of .bss, committed only when poisoned);
 # default buffers are bounded by max_ranges(). This limit only guards scenarios built in code.
-MAX_BUFFER_ENTRIES = 1 << 20
 
 
 # The largest read or write a step may make: `rig_io`, the static buffer they use, is sized for
@@ -425,7 +426,7 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
                   "NULL" if q.actual_null else "&actual", "NULL" if q.avail_null else "&avail"),
             actual="NULL" if q.actual_null else "&actual",
             avail="NULL" if q.avail_null else "&avail",
-            buffer_entries=entries, poison_bytes=poison,
+            buffer=buffer, buffer_entries=entries, poison_bytes=poison,
         )
     # QUERY_ALL
     k = _buffer_storage(step, step.buffer_entries or 1)

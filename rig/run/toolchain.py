@@ -483,6 +483,7 @@ def _undefined_symbol_problems(elf: ELFFile, dynamic: DynamicSegment | None) -> 
     for source in symbol_sources:
         for sym in source:
             name = getattr(sym, "name", "")
+            # pyelftools ships no types: a Symbol is subscriptable at run time.
             if name and sym["st_shndx"] == "SHN_UNDEF":  # type: ignore[index]
                 names.add(name)
     return [
@@ -501,6 +502,8 @@ def _relocation_problems(dynamic: DynamicSegment | None, machine: str) -> list[s
         if kind == "RELR":
             continue  # DT_RELR holds relative relocations only
         bad: dict[int, int] = {}
+        # get_relocation_tables() is typed as returning sections without iter_relocations, but
+        # every table it returns is a RelocationTable (untyped pyelftools).
         for rel in table.iter_relocations():  # type: ignore[attr-defined]
             rtype = rel["r_info_type"]
             if kind == "JMPREL" or rtype != relative:

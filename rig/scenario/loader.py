@@ -22,6 +22,9 @@ ABI_PROFILES = PROFILE_NAMES
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 MAX_NAME_LEN = 64  # keeps a scenario name inside one guest record
 MAX_OFFSET_BYTES = 1 << 63  # offsets and lengths are uint64 in the syscalls
+# The largest query buffer a scenario may ask for: the guest has no allocator and gives every
+# buffer static storage (rig.program.codegen sizes it).
+MAX_BUFFER_ENTRIES = 1 << 20
 
 
 class StepKind(enum.Enum):
@@ -370,6 +373,7 @@ def _expect(ctx: _Ctx, node: yaml.Node, kind: StepKind) -> Expect:
             opts = _int(ctx, item.value[2], "expect.ranges: options", 0, 1)
             ranges.append((off * zx.PAGE_SIZE, length * zx.PAGE_SIZE, opts))
         out["ranges"] = tuple(ranges)
+    # The keys were checked one by one above; mypy cannot see that each value fits its field.
     return Expect(**out)  # type: ignore[arg-type]
 
 
@@ -402,7 +406,7 @@ def _query(ctx: _Ctx, node: yaml.Node) -> tuple[QueryArgs, Handle, Handle]:
                                     0, (1 << 64) - 1)
     if "buffer_entries" in fields:
         args["buffer_size"] = zx.DIRTY_RANGE_SIZE * _int(
-            ctx, fields["buffer_entries"][1], "query.buffer_entries", 0, 1 << 20)
+            ctx, fields["buffer_entries"][1], "query.buffer_entries", 0, MAX_BUFFER_ENTRIES)
     if "buffer_bytes" in fields:
         args["buffer_size"] = _int(ctx, fields["buffer_bytes"][1], "query.buffer_bytes",
                                    0, zx.DIRTY_RANGE_SIZE << 20)
@@ -419,6 +423,7 @@ def _query(ctx: _Ctx, node: yaml.Node) -> tuple[QueryArgs, Handle, Handle]:
             args[f"{key}_null"] = True
     pager = _handle(ctx, fields["pager"][1], "pager") if "pager" in fields else Handle.VALID
     vmo = _handle(ctx, fields["vmo"][1], "vmo") if "vmo" in fields else Handle.VALID
+    # As for Expect: each key was parsed into its field's type above.
     return QueryArgs(**args), pager, vmo  # type: ignore[arg-type]
 
 
@@ -490,7 +495,7 @@ def _step(ctx: _Ctx, node: yaml.Node, index: int) -> Step:
         if "buffer_entries" not in qfields:
             raise ctx.error(value, "query_all needs buffer_entries (at least 1)")
         kwargs["buffer_entries"] = _int(ctx, qfields["buffer_entries"][1],
-                                        "query_all.buffer_entries", 1, 1 << 20)
+                                        "query_all.buffer_entries", 1, MAX_BUFFER_ENTRIES)
     if "data" in fields:
         if kind not in DATA_STEPS:
             raise ctx.error(fields["data"][0], f"data: does not apply to {key}; it applies to "
@@ -508,6 +513,7 @@ def _step(ctx: _Ctx, node: yaml.Node, index: int) -> Step:
             kwargs[which] = _handle(ctx, fields[which][1], which)
     if "expect" in fields:
         kwargs["expect"] = _expect(ctx, fields["expect"][1], kind)
+    # As for Expect: each keyword was parsed into its field's type above.
     return Step(index=index, kind=kind, location=location, **kwargs)  # type: ignore[arg-type]
 
 
@@ -659,7 +665,7 @@ def load_scenarios(path: str | Path) -> ScenarioFile:
 
 
 def bundled_suite_paths() -> list[Path]:
-    """The scenario files shipped in the package (rig/suite/*.yaml), sorted."""
+    """The scenario files shipped in the package (rig/scenario/suite/*.yaml), sorted."""
     return sorted((Path(__file__).parent / "suite").glob("*.yaml"))
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import glob
-import os
 from pathlib import Path
 
-import pytest
 import yaml
 
 from rig.program.target import CompileTarget
+from tests.conftest import skip_or_fail
 
 RUNTIME_DATA = Path(__file__).resolve().parent.parent / "data" / "runtime"
 
@@ -23,10 +22,7 @@ def require_file(pattern: str, package: str) -> Path:
     found = sorted(glob.glob(pattern))
     if found:
         return Path(found[-1])
-    message = f"missing file: {pattern} (apt-get install {package})"
-    if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
-        pytest.fail(message + "; required in CI")
-    pytest.skip(message)
+    skip_or_fail(f"missing file: {pattern} (apt-get install {package})")
 
 
 def load_compile_targets() -> dict[str, CompileTarget]:

@@ -329,7 +329,7 @@ def test_zbi_extract_writes_what_went_in(tmp_path: Path, cache: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--target", "sim"], "rig build: error: --target sim: the sim target does not exist yet"),
+    (["--target", "sim"], "rig build: error: --target sim: the sim kernel cannot be built yet"),
     (["--target", "zircon", "--kernel-zbi", "{arm}"],
      "rig build: error: {arm}: kernel item is KERNEL_ARM64, wanted KERNEL_X64 for this arch"),
     (["--target", "zircon", "--kernel-zbi", "{junk}"],

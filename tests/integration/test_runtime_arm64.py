@@ -37,7 +37,7 @@ from rig.judge.protocol import parse_log
 from rig.program.codegen import RenderedProgram, render_program
 from rig.run.toolchain import Toolchain, compile_program, find_toolchain
 from rig.scenario.loader import bundled_suite_paths, load_many
-from tests.conftest import require_tool
+from tests.conftest import require_tool, skip_or_fail
 from tests.integration.runtime_support import require_file
 from tests.integration.test_runtime_host import (
     ENVIRON_2020,
@@ -106,9 +106,7 @@ def _toolchain_or_skip() -> Toolchain:
     try:
         return find_toolchain()
     except ToolchainError as exc:
-        if os.environ.get("RIG_REQUIRE_TOOLS") == "1":
-            pytest.fail(f"required toolchain missing in CI: {exc}")
-        pytest.skip(f"needs clang-19 and ld.lld-19: {exc}")
+        skip_or_fail(f"needs clang-19 and ld.lld-19: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ assert the exact list of problems check_elf reports.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from rig.run.toolchain import (
     elf_problems,
     find_toolchain,
 )
+from tests.conftest import skip_or_fail
 from tests.integration.runtime_support import load_compile_targets
 
 pytestmark = pytest.mark.toolchain
@@ -48,9 +48,7 @@ def tools() -> Toolchain:
     try:
         return find_toolchain()
     except ToolchainError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"required toolchain missing in CI: {exc}")
-        pytest.skip(f"needs clang-19 and ld.lld-19: {exc}")
+        skip_or_fail(f"needs clang-19 and ld.lld-19: {exc}")
 
 
 def without(flags: tuple[str, ...], flag: str) -> tuple[str, ...]:

@@ -10,10 +10,9 @@ import pytest
 
 from rig import zx
 from rig.errors import InputError, ScenarioError
+from rig.model.pagemap import PageMap, PageState
 from rig.model.predict import (
     PROFILES,
-    PageMap,
-    PageState,
     ScenarioPrediction,
     StepPrediction,
     expect_disagreements,

@@ -1,4 +1,4 @@
-"""The bundled conformance suite (rig/suite/*.yaml) against the contract and the model.
+"""The bundled conformance suite (rig/scenario/suite/*.yaml) against the contract and the model.
 
 The suite's `expect:` values were written by hand from the facts; agreement with the model here
 is the cross-check of both.
