@@ -65,10 +65,12 @@ typedef struct {
   uint64_t key;
   int detached;
   int modified;             // zx_pager_query_vmo_stats
-  // Pages at or after zero_from that have no entry in the page map read as PG_ZERO; pages
-  // below it without an entry are PG_ABSENT. It only changes with the VMO size (a resize up
-  // makes the new pages dirty zero) so a 2^36-page zero tail costs nothing.
+  // Pages at or after zero_from that have no entry in the page map are in state tail_state
+  // (PG_ZERO after a resize up; PG_ZERO_AWAITING or PG_ABSENT once an operation covered the
+  // whole tail); pages below it without an entry are PG_ABSENT. So a 2^36-page zero tail or
+  // zero range costs nothing (pager_pages.c).
   uint64_t zero_from;       // pages
+  uint8_t tail_state;       // pg_state_t
   // Profile 2022 only (E1 VmCowPages): supply_zero_offset_ and
   // awaiting_clean_zero_range_end_, in pages. Kept as the kernel keeps them.
   uint64_t szo;
@@ -144,6 +146,10 @@ zx_status_t pages_map(kobj_t* vmo, uint64_t first, uint64_t end, const uint8_t m
 zx_status_t pages_assign(kobj_t* vmo, uint64_t first, uint64_t end, pg_state_t state);
 // Forget every entry at or after `page` (resize down, destruction).
 void pages_drop_from(kobj_t* vmo, uint64_t page);
+// Move zero_from up to `page` (<= the size), giving the pages in between entries for the
+// state they have, then make `tail` the state of pages without entries from there on
+// (resize up: the new pages are dirty zero). ZX_ERR_NO_MEMORY, and no change, when full.
+zx_status_t pages_set_tail(kobj_t* vmo, uint64_t page, pg_state_t tail);
 // Entries the table can still take.
 uint32_t pages_free(void);
 

@@ -342,9 +342,13 @@ zx_status_t pager_vmo_resize(kobj_t* o, uint64_t new_size_bytes) {
     pages_drop_from(o, new_pages);
     if (v->zero_from > new_pages && v->zero_from != UINT64_MAX) v->zero_from = new_pages;
   }
-  // Growing: the new pages have no entries and lie at or after zero_from (<= the old size), so
-  // they are dirty zero on 2022/2024; on 2020 and for plain VMOs zero_from is UINT64_MAX and
-  // they are absent (not supplied / not committed).
+  // Growing: the new pages have no entries; on 2022/2024 they are dirty zero (zero_from and
+  // tail_state say so), on 2020 and for plain VMOs zero_from is UINT64_MAX and they are
+  // absent (not supplied / not committed).
+  if (new_pages > old_pages && v->zero_from != UINT64_MAX && v->tail_state != PG_ZERO) {
+    zx_status_t st = pages_set_tail(o, old_pages, PG_ZERO);
+    if (st != ZX_OK) return st;
+  }
   v->size_bytes = new_size_bytes;
   if (v->pager_backed) v->modified = 1;
   return ZX_OK;
@@ -431,6 +435,7 @@ zx_status_t sys_zx_pager_create_vmo(zx_handle_t pager, uint32_t options, zx_hand
   kobj_ref(po);
   v->key = key;
   v->zero_from = is2020() ? UINT64_MAX : (rounded >> PAGE_SHIFT);
+  v->tail_state = PG_ZERO;
   v->szo = rounded >> PAGE_SHIFT;  // CreateExternal: supply_zero_offset_ starts at the size
   v->aczre = 0;
   *out = h;
@@ -621,8 +626,11 @@ static zx_status_t writeback_end(kobj_t* o, uint64_t first, uint64_t end) {
       uint64_t s = p;
       uint64_t t = zero_run_end(o, s);
       uint64_t prefix = s;
-      // PG_ZERO_AWAITING is never a default state, so each such page has an entry.
-      while (prefix < t && pages_get(o, prefix) == PG_ZERO_AWAITING) prefix++;
+      while (prefix < t) {
+        uint64_t run_end;
+        if (pages_seg(o, prefix, t, &run_end) != PG_ZERO_AWAITING) break;
+        prefix = run_end;
+      }
       if (prefix > awaiting_end) awaiting_end = prefix;
       uint64_t clean_to;
       if (t <= end && t <= awaiting_end) {

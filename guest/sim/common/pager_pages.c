@@ -48,7 +48,7 @@ static uint32_t lower_bound(uint64_t k) {
 }
 
 static pg_state_t default_state(const kobj_t* vmo, uint64_t page) {
-  return page >= vmo->u.vmo.zero_from ? PG_ZERO : PG_ABSENT;
+  return page >= vmo->u.vmo.zero_from ? (pg_state_t)vmo->u.vmo.tail_state : PG_ABSENT;
 }
 
 pg_state_t pages_get(const kobj_t* vmo, uint64_t page) {
@@ -84,21 +84,47 @@ uint64_t pages_find(const kobj_t* vmo, uint64_t first, uint64_t end, uint32_t ma
   return end;
 }
 
+// Replace the entries of pages [first, end) (indices [lo, hi) of the table) with the n entries
+// in g_scratch.
+static void splice(uint32_t lo, uint32_t hi, uint32_t n) {
+  uint32_t old_len = hi - lo;
+  uint32_t tail = g_count - hi;
+  if (n > old_len) {
+    for (uint32_t k = tail; k-- > 0;) g_pages[lo + n + k] = g_pages[hi + k];
+  } else if (n < old_len) {
+    for (uint32_t k = 0; k < tail; k++) g_pages[lo + n + k] = g_pages[hi + k];
+  }
+  for (uint32_t k = 0; k < n; k++) g_pages[lo + k] = g_scratch[k];
+  g_count = g_count - old_len + n;
+}
+
 zx_status_t pages_map(kobj_t* vmo, uint64_t first, uint64_t end, const uint8_t map[PG_NSTATES]) {
   if (first >= end) return ZX_OK;
   kobj_vmo_t* v = &vmo->u.vmo;
+  uint64_t size_pages = v->size_bytes >> PAGE_SHIFT;
+  uint64_t zf = v->zero_from;
+  pg_state_t tail = (pg_state_t)v->tail_state;
+  // When the range covers every tail page without an entry (it runs to the end, and from
+  // zero_from on, or every page between zero_from and it has an entry), they all change alike:
+  // change the tail state instead of giving each page an entry.
+  pg_state_t new_tail = tail;
+  if (zf < size_pages && end >= size_pages &&
+      (first <= zf ||
+       lower_bound(key_of(vmo, first)) - lower_bound(key_of(vmo, zf)) == first - zf)) {
+    new_tail = (pg_state_t)map[tail];
+  }
+  uint64_t new_zf = zf;
   uint32_t lo = lower_bound(key_of(vmo, first));
   uint32_t hi = lower_bound(key_of(vmo, end - 1u) + 1u);
   uint32_t outside = g_count - (hi - lo);
   uint32_t n = 0;  // new entries for [first, end), in g_scratch
-  uint64_t new_zero_from = v->zero_from;
-  uint64_t size_pages = v->size_bytes >> PAGE_SHIFT;
   uint64_t p = first;
   uint32_t i = lo;
   while (p < end) {
     if (i < hi && (g_pages[i].key & PAGE_MASK_KEY) == p) {
       pg_state_t s = (pg_state_t)map[g_pages[i].state];
-      if (s != default_state(vmo, p)) {
+      pg_state_t d = p >= zf ? new_tail : PG_ABSENT;
+      if (s != d) {
         g_scratch[n].key = g_pages[i].key;
         g_scratch[n].state = (uint8_t)s;
         n++;
@@ -107,18 +133,17 @@ zx_status_t pages_map(kobj_t* vmo, uint64_t first, uint64_t end, const uint8_t m
       p++;
       continue;
     }
-    // A run of pages without entries: [p, gap_end), all with the default state d.
+    // A run of pages without entries: [p, gap_end), all in state d now.
     uint64_t gap_end = i < hi ? (g_pages[i].key & PAGE_MASK_KEY) : end;
-    if (p < v->zero_from && v->zero_from < gap_end) gap_end = v->zero_from;
-    pg_state_t d = default_state(vmo, p);
+    if (p < zf && zf < gap_end) gap_end = zf;
+    pg_state_t d = p >= zf ? tail : PG_ABSENT;
     pg_state_t s = (pg_state_t)map[d];
-    if (s != d) {
-      if (d == PG_ABSENT && s == PG_ZERO && gap_end == v->zero_from) {
-        // The pages just below the zero boundary become dirty zero: move the boundary down.
-        new_zero_from = p;
-      } else if (d == PG_ZERO && s == PG_ABSENT && p == v->zero_from && gap_end == size_pages) {
-        // The whole zero tail becomes absent: move the boundary up to the end.
-        new_zero_from = size_pages;
+    pg_state_t after = p >= zf ? new_tail : PG_ABSENT;  // what they read as without entries
+    if (s != after) {
+      if (p < zf && gap_end == zf && (s == new_tail || zf >= size_pages)) {
+        // The pages just below the tail join it: move zero_from down.
+        new_zf = p;
+        new_tail = s;
       } else {
         uint64_t count = gap_end - p;
         if (count > (uint64_t)(KOBJ_MAX_PAGE_ENTRIES - outside - n)) return ZX_ERR_NO_MEMORY;
@@ -132,22 +157,50 @@ zx_status_t pages_map(kobj_t* vmo, uint64_t first, uint64_t end, const uint8_t m
     p = gap_end;
   }
   if ((uint64_t)outside + n > KOBJ_MAX_PAGE_ENTRIES) return ZX_ERR_NO_MEMORY;
-  // Splice: entries after the window move once, then the window's new entries go in.
-  uint32_t old_len = hi - lo;
-  if (n != old_len) {
-    uint32_t tail = g_count - hi;
-    if (tail != 0) {
-      // Overlapping move: kobj_memcpy is not memmove, so move by hand in the safe direction.
-      if (n > old_len) {
-        for (uint32_t k = tail; k-- > 0;) g_pages[lo + n + k] = g_pages[hi + k];
-      } else {
-        for (uint32_t k = 0; k < tail; k++) g_pages[lo + n + k] = g_pages[hi + k];
+  splice(lo, hi, n);
+  v->zero_from = new_zf;
+  v->tail_state = (uint8_t)new_tail;
+  return ZX_OK;
+}
+
+zx_status_t pages_set_tail(kobj_t* vmo, uint64_t page, pg_state_t tail) {
+  kobj_vmo_t* v = &vmo->u.vmo;
+  uint64_t zf = v->zero_from;
+  if (page <= zf) {
+    // No page in [page, zf) can change its state by this (the caller passes page >= zf; an
+    // equal one just renames the state of the empty or entry-free tail).
+    if (page == zf) v->tail_state = (uint8_t)tail;
+    return page == zf ? ZX_OK : ZX_ERR_INVALID_ARGS;
+  }
+  // Pages [zf, page) keep their state: without entries they read as the old tail, so they get
+  // entries (and entries saying PG_ABSENT become redundant below the new zero_from).
+  uint32_t lo = lower_bound(key_of(vmo, zf));
+  uint32_t hi = lower_bound(key_of(vmo, page - 1u) + 1u);
+  uint32_t outside = g_count - (hi - lo);
+  uint32_t n = 0;
+  pg_state_t old_tail = (pg_state_t)v->tail_state;
+  uint32_t i = lo;
+  for (uint64_t p = zf; p < page;) {
+    if (i < hi && (g_pages[i].key & PAGE_MASK_KEY) == p) {
+      if (g_pages[i].state != PG_ABSENT) g_scratch[n++] = g_pages[i];
+      i++;
+      p++;
+      continue;
+    }
+    uint64_t gap_end = i < hi ? (g_pages[i].key & PAGE_MASK_KEY) : page;
+    if (old_tail != PG_ABSENT) {
+      if (gap_end - p > (uint64_t)(KOBJ_MAX_PAGE_ENTRIES - outside - n)) return ZX_ERR_NO_MEMORY;
+      for (uint64_t q = p; q < gap_end; q++) {
+        g_scratch[n].key = key_of(vmo, q);
+        g_scratch[n].state = (uint8_t)old_tail;
+        n++;
       }
     }
+    p = gap_end;
   }
-  for (uint32_t k = 0; k < n; k++) g_pages[lo + k] = g_scratch[k];
-  g_count = outside + n;
-  v->zero_from = new_zero_from;
+  splice(lo, hi, n);
+  v->zero_from = page;
+  v->tail_state = (uint8_t)tail;
   return ZX_OK;
 }
 

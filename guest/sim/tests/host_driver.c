@@ -29,6 +29,7 @@
 //        [blocked=CMD:OFF:LEN]
 //   skip T SYSCALL
 //   send STEPS
+// `host_driver --selftest` runs the checks of host_selftest.c instead.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,7 +297,10 @@ static int split(char* line, char** tok) {
   return n;
 }
 
-int main(void) {
+int host_selftest(void);
+
+int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "--selftest") == 0) return host_selftest();
   static char line[4096];
   char* tok[MAX_TOKENS];
   rig_fixture_spec_t spec;
