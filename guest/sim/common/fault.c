@@ -18,12 +18,13 @@ typedef enum {
   F_USERCRASH,
   F_WRONG_STATUS,
   F_WRONG_RANGE,
+  F_KFAULT,
   F_KINDS,
 } fkind_t;
 
 static const char* const g_kind_names[F_KINDS] = {
     "hang", "panic", "corrupt", "drop", "silence", "reboot", "usercrash", "wrong-status",
-    "wrong-range",
+    "wrong-range", "kfault",
 };
 
 typedef struct {
@@ -114,6 +115,9 @@ static int kind_is(const rec_t* r, const char* k) {
   return r->kind_len == sim_strlen(k) && sim_memeq(r->kind, k, r->kind_len);
 }
 
+// Volatile so the compiler cannot see the NULL and drop or trap the access itself.
+static volatile uintptr_t sim_fault_null_address = 0;
+
 // A step starts: fire the faults that act at its start.
 static void step_starts(sim_frame_t* frame) {
   fault_t* f;
@@ -138,6 +142,12 @@ static void step_starts(sim_frame_t* frame) {
     sim_print_banner();
     sim_kprintf("sim: fault reboot: the machine reset mid-run");
     arch_exit(SIM_EXIT_REBOOT);
+  }
+  if ((f = armed(F_KFAULT)) != 0) {
+    f->done = 1;
+    // A real exception in sim code (not a call to sim_panic): the vectors must report it.
+    sim_kprintf("sim: fault kfault: the sim reads address 0");
+    (void)*(volatile uint32_t*)sim_fault_null_address;
   }
   if ((f = armed(F_USERCRASH)) != 0 && frame != 0) {
     f->done = 1;
