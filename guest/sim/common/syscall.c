@@ -23,7 +23,7 @@ const char* sim_syscall_name(uint64_t nr) {
 
 static void blocked(uint64_t nr) {
   const sim_page_request_t* r = sim_blocked_request();
-  sim_kprintf("sim: %s blocked on a page request (%s offset %#lx length %#lx, handle %u): a "
+  sim_kprintf("sim: %s blocked on a page request (%s offset %#lx length %#lx, handle %#x): a "
               "real kernel's program would block forever here; the sim stops",
               sim_syscall_name(nr),
               r == 0 ? "?" : r->command == ZX_PAGER_VMO_DIRTY ? "DIRTY" : "READ",
