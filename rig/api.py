@@ -18,11 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rig import __version__
+from rig import __version__, resources
 from rig.errors import ImageError, InputError
 from rig.image import assemble as image
 from rig.image import boards, cmdline, zbi
 from rig.image.fuchsia_build import find_build_inputs
+from rig.image.sim_kernel import sim_boot_for
 from rig.judge.compare import RunVerdict, compare_run
 from rig.judge.manifest import (
     BuildDirError,
@@ -35,6 +36,7 @@ from rig.judge.protocol import parse_log
 from rig.profiles import DEFAULT_PROFILE
 from rig.program.codegen import render_program
 from rig.run import process
+from rig.run.sim_build import build_sim
 from rig.run.toolchain import compile_program, find_toolchain
 from rig.scenario.loader import ScenarioFile, load_many
 
@@ -166,11 +168,11 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         raise InputError(f"--arch {req.arch} --target {req.target}: no such board; boards: "
                          f"{', '.join(f'{a}/{t}' for a, t in known)}")
     board = boards.load_board(req.arch, req.target, images_dir=req.images_dir)
-    if board.boot_kernel == "sim-kernel":
-        raise InputError(
-            f"--target {req.target}: the sim kernel cannot be built yet (board {board.path} "
-            "is kept ready for it); use --target zircon with --kernel-zbi/--boot-shim or "
-            "--fuchsia-build-dir")
+    simulated = board.boot_kernel == "sim-kernel"
+    if simulated and (req.kernel_zbi or req.boot_shim or req.fuchsia_build_dir):
+        raise InputError(f"--target {req.target} boots the rig's own simulated kernel: give no "
+                         "--kernel-zbi, --boot-shim or --fuchsia-build-dir (those are for "
+                         "--target zircon)")
     if not req.scenario_paths:
         raise InputError("no scenario files: name some, or use the bundled suite "
                          "(rig/scenario/suite/)")
@@ -184,11 +186,25 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         # Fail on a wrong kernel before spending a compile on it.
         zbi.require_kernel(zbi.read_zbi(kernel_bytes, source=str(req.kernel_zbi)),
                            source=str(req.kernel_zbi), wanted_types=[board.kernel_item_type])
-    era = _era(req, kernel_bytes)
+    toolchain = find_toolchain()
+    sim = None
+    board_words = board.cmdline
+    if simulated:
+        # The sim's userboot flavour and semantics follow the profile (guest/sim/profiles.yaml).
+        sim = build_sim(req.arch, toolchain, cache_dir=req.cache_dir)
+        kernel_bytes = sim.kernel_zbi
+        boot = sim_boot_for(resources.guest_dir(), req.abi)
+        era = replace(cmdline.era_from_flag(boot.era),
+                      reason=f"the sim's userboot flavour for profile {req.abi}")
+        board_words = (*board.cmdline, *boot.words)
+        printer(f"target {req.target}: SIMULATED kernel (the rig's own sim, not Zircon), "
+                f"{'cached' if sim.cached else 'built'} {sim.image}")
+    else:
+        era = _era(req, kernel_bytes)
     printer(f"kernel era: {era.era} ({era.reason})")
     nonce = nonce or secrets.token_hex(8)
     words = cmdline.build_cmdline(era, cmdline.PROGRAM_PATH, req.cmdline_extra, nonce=nonce,
-                                  output=req.output, board_words=board.cmdline)
+                                  output=req.output, board_words=board_words)
 
     files = load_many(req.scenario_paths)
     program = render_program(files, abi=req.abi, arch=req.arch, target=req.target)
@@ -197,7 +213,6 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot create the build directory: {exc}") from exc
-    toolchain = find_toolchain()
     elf = compile_program(program.c_source, board.compile_target, out, cache_dir=req.cache_dir,
                           toolchain=toolchain)
     printer(f"program: {elf.path} ({elf.size} bytes{', from cache' if elf.cached else ''}), "
@@ -211,17 +226,23 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     if kernel_bytes is not None:
         assembly = image.assemble_image(
             kernel_bytes, {cmdline.PROGRAM_PATH: elf.path.read_bytes()}, words,
-            source=str(req.kernel_zbi), kernel_item_type=board.kernel_item_type)
+            source=str(req.kernel_zbi or "the sim kernel"),
+            kernel_item_type=board.kernel_item_type)
         image_path.write_bytes(assembly.data)
         for note in assembly.notes:
             printer(f"note: {note}")
         printer(f"image: {image_path} ({len(assembly.data)} bytes)")
     else:
         missing.append("the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), so no image.zbi")
-    if req.boot_shim is None:
+    kernel_arg = str(req.boot_shim.resolve()) if req.boot_shim is not None else "<boot shim>"
+    if sim is not None:
+        # The build directory keeps the sim it was built with: qemu.sh boots it later as is.
+        sim_copy = out / "sim-kernel.bin"
+        shutil.copyfile(sim.image, sim_copy)
+        kernel_arg = str(sim_copy.resolve())
+    elif req.boot_shim is None:
         missing.append(f"the boot shim: {boards.BOOT_KERNELS[board.boot_kernel]}")
     accel = board.accel[0]
-    kernel_arg = str(req.boot_shim.resolve()) if req.boot_shim is not None else "<boot shim>"
     argv = board.qemu_argv(kernel=kernel_arg, initrd=str(image_path.resolve()), accel=accel)
     qemu_sh = out / "qemu.sh"
     qemu_sh.write_text(render_qemu_sh(None if missing else argv, missing, partial_argv=argv))
@@ -236,6 +257,8 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     written = ["program.c", "program.elf", *sorted(copies.values()), "cmdline.txt", "qemu.sh"]
     if image_path.exists():
         written.append("image.zbi")
+    if sim is not None:
+        written.append("sim-kernel.bin")
     manifest = Manifest(
         rig_version=__version__,
         program_id=program.program_id,
@@ -256,6 +279,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         program_path=cmdline.PROGRAM_PATH,
         qemu_argv=tuple(argv) if not missing else None,
         missing=tuple(missing),
+        simulated=simulated,
     )
     write_manifest(out, manifest)
     printer(f"wrote {out}: {', '.join(sorted(written + ['manifest.json']))}")

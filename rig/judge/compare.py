@@ -490,6 +490,9 @@ def render_text(verdict: RunVerdict, *, verbose: bool = True,
     m = verdict.manifest
     lines = [f"program {m.builtin_nonce}  profile {m.abi}  {m.arch}/{m.target}  "
              f"nonce {verdict.nonce or '-'}  records {verdict.records}"]
+    if m.simulated:
+        lines.append("  SIMULATED: the rig's own sim kernel ran this, not Zircon; these are "
+                     "not kernel results")
     for outcome, text in verdict.problems:
         lines.append(f"  {outcome.value}: {text}")
     for text in verdict.warnings:
@@ -544,7 +547,7 @@ def verdict_to_json(verdict: RunVerdict) -> dict[str, Any]:
         "outcome": verdict.outcome.value,
         "ok": verdict.ok,
         "program_id": m.program_id, "nonce": verdict.nonce, "abi": m.abi, "arch": m.arch,
-        "target": m.target, "records": verdict.records,
+        "target": m.target, "simulated": m.simulated, "records": verdict.records,
         "counts": dict(verdict.counts),
         "problems": [{"outcome": o.value, "text": t} for o, t in verdict.problems],
         "warnings": list(verdict.warnings),

@@ -50,6 +50,8 @@ class Manifest:
     program_path: str = ""
     qemu_argv: tuple[str, ...] | None = None
     missing: tuple[str, ...] = ()
+    # True for the rig's own sim kernel: its results are never kernel results.
+    simulated: bool = False
 
     @property
     def builtin_nonce(self) -> str:
@@ -137,6 +139,7 @@ def manifest_from_json(data: object, path: str) -> Manifest:
                         kernel_era=mapping("kernel_era"), inputs=mapping("inputs"),
                         outputs=mapping("outputs"), tools=mapping("tools"),
                         qemu_argv=strings("qemu_argv"), missing=strings("missing") or (),
+                        simulated=data.get("simulated") is True,
                         **optional_text)
     for key in ("program_id", "nonce"):
         value = getattr(manifest, key)
