@@ -166,6 +166,7 @@ class SimResult:
     name: str
     setup_error: tuple[str, int] | None
     steps: dict[int, dict[str, str]]
+    live: str = ""  # objects/handles/page entries alive after teardown
 
 
 def parse_output(text: str) -> list[SimResult]:
@@ -180,6 +181,8 @@ def parse_output(text: str) -> list[SimResult]:
             out[-1].setup_error = (words[1], int(words[2]))
         elif words[0] == "skip":
             out[-1].steps[int(words[1])] = {"skip": words[2]}
+        elif words[0] == "send":
+            out[-1].live = words[2].removeprefix("live=") if len(words) > 2 else "?"
         elif words[0] == "step":
             fields = dict(w.split("=", 1) for w in words[2:])
             out[-1].steps[int(words[1])] = fields
@@ -247,6 +250,11 @@ def _check(driver: Path, cases: Sequence[tuple[Scenario, str, str]]) -> list[str
     """Run (scenario, profile, text) cases; one failure message per disagreeing case."""
     results = run_driver(driver, [(s, p) for s, p, _ in cases])
     failures = []
+    # Every scenario must leave the sim as it found it (one boot runs them all).
+    leaks = {r.live for r in results}
+    if len(leaks) != 1 or next(iter(leaks)).split("/")[2] != "0":
+        failures.append("objects/handles/page entries alive after each scenario differ: "
+                        + ", ".join(f"{r.name}: {r.live}" for r in results[:50]))
     for (scenario, profile, text), sim in zip(cases, results, strict=True):
         found = differences(scenario, profile, sim)
         if not found:

@@ -55,6 +55,13 @@ void kobj_init(sim_profile_t profile) {
   pages_reset();
 }
 
+void kobj_debug_counts(uint32_t* objects, uint32_t* handles, uint32_t* pages) {
+  *objects = *handles = 0;
+  for (uint32_t i = 0; i < KOBJ_MAX_OBJECTS; i++) *objects += g_objects[i].type != KOBJ_NONE;
+  for (uint32_t i = 0; i < KOBJ_MAX_HANDLES; i++) *handles += g_handles[i].obj != NULL;
+  *pages = KOBJ_MAX_PAGE_ENTRIES - pages_free();
+}
+
 // ---- Objects ---------------------------------------------------------------------------------
 
 kobj_t* kobj_alloc(kobj_type_t type) {

@@ -126,6 +126,9 @@ zx_status_t kobj_get(zx_handle_t h, kobj_type_t type, zx_rights_t need, kobj_t**
 // Copy out to a user pointer; ZX_ERR_INVALID_ARGS when sim_user_ok refuses it.
 zx_status_t kobj_copy_out(void* user, const void* src, size_t n);
 
+// Live objects, handles and page entries (tests: nothing may leak across scenarios).
+void kobj_debug_counts(uint32_t* objects, uint32_t* handles, uint32_t* pages);
+
 // Ports (kobj.c).
 zx_status_t kobj_port_queue(kobj_t* port, const zx_port_packet_t* pkt);
 void kobj_set_blocked(zx_handle_t h, uint16_t command, uint64_t offset, uint64_t length);
