@@ -122,11 +122,69 @@ static void find_ram(const uint8_t* zbi) {
   }
 }
 
-_Noreturn void arch_main(const void* zbi);
-_Noreturn void arch_main(const void* zbi) {
+// ---- Devicetree (QEMU's `-kernel` Linux boot path) ---------------------------------------------
+static uint32_t be32(const uint8_t* p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be_cells(const uint8_t* p, uint32_t len) {
+  return len >= 8 ? (uint64_t)be32(p) << 32 | be32(p + 4) : len >= 4 ? be32(p) : 0;
+}
+
+// Finds /chosen linux,initrd-start and -end and the /memory node's size in a flattened
+// devicetree (x0 when QEMU boots the file as a Linux Image). Returns the initrd or NULL.
+static const uint8_t* initrd_from_fdt(const uint8_t* fdt, size_t* size) {
+  if (fdt == 0 || be32(fdt) != 0xd00dfeedu) return 0;
+  uint32_t total = be32(fdt + 4), off_struct = be32(fdt + 8), off_strings = be32(fdt + 12);
+  if (total > (1u << 20) || off_struct >= total || off_strings >= total) return 0;
+  const uint8_t* p = fdt + off_struct;
+  const uint8_t* end = fdt + total;
+  uint64_t start = 0, stop = 0;
+  int depth = 0, in_memory = 0;
+  while (p + 4 <= end) {
+    uint32_t tok = be32(p);
+    p += 4;
+    if (tok == 1) {  // FDT_BEGIN_NODE
+      const char* name = (const char*)p;
+      size_t n = 0;
+      while (p + n < end && p[n] != 0) ++n;
+      depth++;
+      if (depth == 2) in_memory = n >= 6 && sim_memeq(name, "memory", 6);
+      p += (n + 1 + 3) & ~(size_t)3;
+    } else if (tok == 2) {  // FDT_END_NODE
+      if (depth-- == 2) in_memory = 0;
+    } else if (tok == 3) {  // FDT_PROP
+      if (p + 8 > end) break;
+      uint32_t len = be32(p), nameoff = be32(p + 4);
+      const uint8_t* val = p + 8;
+      const char* pname = (const char*)fdt + off_strings + nameoff;
+      if (sim_strcmp(pname, "linux,initrd-start") == 0) start = be_cells(val, len);
+      if (sim_strcmp(pname, "linux,initrd-end") == 0) stop = be_cells(val, len);
+      if (in_memory && sim_strcmp(pname, "reg") == 0 && len >= 16) {
+        uint64_t base = be_cells(val, 8), sz = be_cells(val + 8, 8);
+        if (base == RAM_BASE && sz >= (64ul << 20) && sz <= (3ul << 30)) g_ram_size = sz;
+      }
+      p = val + ((len + 3) & ~3u);
+    } else if (tok == 4) {  // FDT_NOP
+    } else {
+      break;  // FDT_END or garbage
+    }
+  }
+  if (start == 0 || stop <= start) return 0;
+  *size = (size_t)(stop - start);
+  return (const uint8_t*)(uintptr_t)start;
+}
+
+// x0 at entry: the data ZBI (facts 8 boot), or a devicetree (QEMU booting the file as a Linux
+// Image with -initrd image.zbi).
+_Noreturn void arch_main(const void* boot_arg);
+_Noreturn void arch_main(const void* boot_arg) {
   mmu_init();
+  const uint8_t* zbi = boot_arg;
+  size_t size = 0;
+  if (zbi != 0 && rd32(zbi) != 0x544f4f42u) zbi = initrd_from_fdt(boot_arg, &size);
   find_ram(zbi);
-  sim_main(zbi, 0);
+  sim_main(zbi, size);
 }
 
 // ---- Frames and exceptions ---------------------------------------------------------------------

@@ -38,7 +38,8 @@
   b sim_vector_common
 .endm
 
-  .text
+  // Its own section: the 2 KiB alignment must not move .text off 0x40200040 (sim.ld).
+  .section .vectors, "ax"
   .balign 2048
   .globl sim_vectors
 sim_vectors:
