@@ -115,7 +115,6 @@ static void read_config(void) {
 }
 
 void sim_print_banner(void) {
-  sim_kprintf("%s", "");
   sim_kprintf("welcome to the rig sim (SIMULATED Zircon, not a real kernel): arch %s profile %d "
               "userboot %s",
               SIM_ARCH_NAME, (int)sim_config.profile,

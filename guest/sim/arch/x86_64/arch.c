@@ -191,9 +191,12 @@ uint64_t arch_frame_pc(const sim_frame_t* f) { return f->rip; }
 uint64_t arch_frame_sp(const sim_frame_t* f) { return f->rsp; }
 void arch_frame_make_user_fault(sim_frame_t* f) { f->rip = 0; }
 
+static uint64_t g_cr2;  // of the last page fault
+
 void arch_dump_frame(const sim_frame_t* f) {
   sim_kprintf(" CS:  %#18lx RIP: %#18lx EFL: %#18lx CR2: %#18lx", (unsigned long)f->cs,
-              (unsigned long)f->rip, (unsigned long)f->rflags, (unsigned long)0);
+              (unsigned long)f->rip, (unsigned long)f->rflags,
+              (unsigned long)(f->vector == 14 ? g_cr2 : 0));
   sim_kprintf(" RAX: %#18lx RBX: %#18lx RCX: %#18lx RDX: %#18lx", (unsigned long)f->rax,
               (unsigned long)f->rbx, (unsigned long)f->rcx, (unsigned long)f->rdx);
   sim_kprintf(" RSI: %#18lx RDI: %#18lx RBP: %#18lx RSP: %#18lx", (unsigned long)f->rsi,
@@ -246,6 +249,7 @@ void arch_trap(sim_frame_t* f) {
   }
   uint64_t cr2 = 0;
   if (f->vector == 14) __asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
+  g_cr2 = cr2;
   int from_user = !sim_x86_in_sim;
   sim_x86_in_sim = 1;
   if (f->vector == 8) {
