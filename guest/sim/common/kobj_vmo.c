@@ -64,6 +64,11 @@ zx_status_t kobj_vmo_new_from_bytes(const void* data, uint64_t size, const char*
 
 zx_status_t sys_zx_vmo_create_child(zx_handle_t vmo, uint32_t options, uint64_t offset,
                                     uint64_t size, zx_handle_t* out) {
+  // sys_vmo_create_child: the size is rounded and NO_WRITE|RESIZABLE refused before the lookup.
+  uint64_t rounded;
+  if (!round_size(size, &rounded)) return ZX_ERR_OUT_OF_RANGE;
+  if ((options & ZX_VMO_CHILD_NO_WRITE) && (options & ZX_VMO_CHILD_RESIZABLE))
+    return ZX_ERR_INVALID_ARGS;
   kobj_t* parent;
   zx_status_t st = kobj_get(vmo, KOBJ_VMO, ZX_RIGHT_DUPLICATE | ZX_RIGHT_READ, &parent);
   if (st != ZX_OK) return st;
@@ -77,7 +82,6 @@ zx_status_t sys_zx_vmo_create_child(zx_handle_t vmo, uint32_t options, uint64_t 
               (kind == ZX_VMO_CHILD_SNAPSHOT && !pv->pager_backed);
   if (!slice && !clone) return ZX_ERR_NOT_SUPPORTED;
   if (pv->bytes != NULL || pv->parent != NULL) return ZX_ERR_NOT_SUPPORTED;  // not needed
-  uint64_t rounded;
   if (slice) {
     // VmObjectPaged::CreateChildSlice refuses resizable parents; slices are page aligned and
     // inside the parent.
@@ -86,9 +90,8 @@ zx_status_t sys_zx_vmo_create_child(zx_handle_t vmo, uint32_t options, uint64_t 
     if ((offset | size) & (P - 1u)) return ZX_ERR_INVALID_ARGS;
     if (!in_range(offset, size, pv->size_bytes)) return ZX_ERR_INVALID_ARGS;
     rounded = size;
-  } else {
-    if (offset & (P - 1u)) return ZX_ERR_INVALID_ARGS;
-    if (!round_size(size, &rounded)) return ZX_ERR_OUT_OF_RANGE;
+  } else if (offset & (P - 1u)) {
+    return ZX_ERR_INVALID_ARGS;
   }
   if (!out_ok(out)) return ZX_ERR_INVALID_ARGS;
   kobj_t* o;
@@ -261,6 +264,11 @@ zx_status_t sys_zx_vmo_set_size(zx_handle_t vmo, uint64_t size) {
   zx_status_t st = kobj_get(vmo, KOBJ_VMO, ZX_RIGHT_WRITE, &o);
   if (st != ZX_OK) return st;
   kobj_vmo_t* v = &o->u.vmo;
+  // sys_vmo_set_size (mist-os): RESIZE is checked only on resizable VMOs; the others fail with
+  // ZX_ERR_UNAVAILABLE "for backwards compatibility". Older kernels check WRITE only.
+  if (kobj_profile == SIM_PROFILE_2024 && (v->options & ZX_VMO_RESIZABLE) &&
+      !(kobj_handle_rights(vmo) & ZX_RIGHT_RESIZE))
+    return ZX_ERR_ACCESS_DENIED;
   if (!(v->options & ZX_VMO_RESIZABLE) || v->bytes != NULL || v->is_slice)
     return ZX_ERR_UNAVAILABLE;
   uint64_t rounded;
