@@ -47,6 +47,12 @@ _Noreturn void arch_halt_forever(void) {
   for (;;) __asm__ volatile("cli; hlt");
 }
 
+static inline uint64_t rdtsc(void) {
+  uint32_t lo, hi;
+  __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+  return (uint64_t)hi << 32 | lo;
+}
+
 static inline uint32_t inl(uint16_t port) {
   uint32_t v;
   __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
@@ -66,9 +72,11 @@ _Noreturn void arch_exit(int status) {
     uint32_t pmbase = pci_read32(0, 0x1f, 0, 0x40) & 0xff80u;
     if (pmbase != 0 && pmbase != 0xff80u) {
       outw((uint16_t)(pmbase + 4), 0x2000);
-      // QEMU acts on the request from its main loop, not at once: give it time before the
-      // fallback below exits with another status.
-      for (volatile uint32_t i = 0; i < 1000000u; ++i) __asm__ volatile("pause");
+      // QEMU acts on the request from its main loop, not at once: wait for it (bounded by
+      // the TSC, about a second, so a busy host does not turn a power-off into exit 1)
+      // before the fallback below exits with another status.
+      uint64_t t0 = rdtsc();
+      while (rdtsc() - t0 < (1ull << 31)) __asm__ volatile("pause");
     }
   }
   // isa-debug-exit: QEMU exits (status << 1) | 1.
