@@ -46,7 +46,7 @@ zx_status_t sys_zx_debug_write(const char* buffer, size_t size) {
   if (!sim_user_ok(buffer, size)) return ZX_ERR_INVALID_ARGS;
   char copy[SIM_DEBUG_WRITE_MAX];
   for (size_t i = 0; i < size; ++i) copy[i] = buffer[i];
-  if (sim_faults_on_output(copy, size, sim_current_frame)) sim_write_raw(copy, size);
+  if (sim_faults_on_output(copy, size)) sim_write_raw(copy, size);
   sim_faults_after_output(sim_current_frame);
   return ZX_OK;
 }
@@ -81,7 +81,7 @@ zx_status_t sys_zx_debuglog_write(zx_handle_t handle, uint32_t options, const vo
   if (size != 0 && !sim_user_ok(buffer, size)) return ZX_ERR_INVALID_ARGS;
   char copy[SIM_DEBUGLOG_MAX];
   for (size_t i = 0; i < size; ++i) copy[i] = ((const char*)buffer)[i];
-  if (sim_faults_on_output(copy, size, sim_current_frame)) {
+  if (sim_faults_on_output(copy, size)) {
     sim_dlog_line(SIM_KOID_TEST_PROC, SIM_KOID_TEST_THREAD, copy, size);
   }
   sim_faults_after_output(sim_current_frame);

@@ -160,7 +160,7 @@ void sim_faults_init(void) SIM_HIDDEN;
 // The program wrote an output record (debuglog or debug_write): track @RIG1 records, apply
 // corrupt/drop/hang/panic/... Returns 0 when the bytes must not be printed (drop).
 // `buf` may be modified in place (corrupt): the caller passes a private copy.
-int sim_faults_on_output(char* buf, size_t n, sim_frame_t* f) SIM_HIDDEN;
+int sim_faults_on_output(char* buf, size_t n) SIM_HIDDEN;
 // After the output was printed (or dropped): a step that starts now fires its faults.
 void sim_faults_after_output(sim_frame_t* f) SIM_HIDDEN;
 // A syscall result is about to be returned: apply wrong-status / wrong-range.
