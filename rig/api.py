@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rig import __version__, resources
-from rig.errors import ImageError, InputError
+from rig.errors import ImageError, InputError, ScenarioError
 from rig.image import assemble as image
 from rig.image import boards, cmdline, zbi
 from rig.image.fuchsia_build import find_build_inputs
@@ -33,8 +33,9 @@ from rig.judge.manifest import (
     write_manifest,
 )
 from rig.judge.protocol import parse_log
+from rig.model.predict import validation_problems
 from rig.profiles import DEFAULT_PROFILE
-from rig.program.codegen import render_program
+from rig.program.codegen import construction_problems, render_program
 from rig.run import process
 from rig.run.sim_build import build_sim
 from rig.run.toolchain import compile_program, find_toolchain
@@ -49,6 +50,28 @@ Printer = Callable[[str], None]
 
 def null_printer(_: str) -> None:
     """A printer that prints nothing (library use, tests)."""
+
+
+def scenario_problems(file: ScenarioFile) -> list[str]:
+    """Every check beyond the format, for one parsed file: steps that would block on a page
+    request (the model) and scenarios the guest program cannot build (codegen). `rig validate`
+    lists them all; every other command refuses the first (load_valid)."""
+    return [*validation_problems(file), *construction_problems(file)]
+
+
+def load_valid(paths: Sequence[str | Path]) -> list[ScenarioFile]:
+    """Load scenario files and run the same checks as `rig validate` (warnings aside).
+
+    :raises ScenarioError: the first problem, saying how many more `rig validate` would list.
+    """
+    files = load_many(paths)
+    for f in files:
+        problems = scenario_problems(f)
+        if problems:
+            more = (f" ({len(problems) - 1} more in this file: `rig validate {f.path}` lists "
+                    "them)" if len(problems) > 1 else "")
+            raise ScenarioError(problems[0] + more)
+    return files
 
 
 @dataclass(frozen=True)
@@ -206,7 +229,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     words = cmdline.build_cmdline(era, cmdline.PROGRAM_PATH, req.cmdline_extra, nonce=nonce,
                                   output=req.output, board_words=board_words)
 
-    files = load_many(req.scenario_paths)
+    files = load_valid(req.scenario_paths)
     program = render_program(files, abi=req.abi, arch=req.arch, target=req.target)
     out = req.out_dir
     try:

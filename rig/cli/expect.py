@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rig import zx
+from rig import api, zx
 from rig.errors import EXIT_OK, EXIT_TEST_FAILED, ScenarioError
 from rig.model.predict import (
     PROFILES,
@@ -23,7 +23,7 @@ from rig.model.predict import (
     expect_disagreements,
     predict,
 )
-from rig.scenario.loader import Scenario, ScenarioFile, bundled_suite_paths, load_many
+from rig.scenario.loader import Scenario, ScenarioFile, bundled_suite_paths
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if not paths:
         raise ScenarioError("no scenario files given and the bundled suite "
                             "(rig/scenario/suite/*.yaml) is empty; pass FILE arguments")
-    files = load_many(paths)
+    files = api.load_valid(paths)
     text, disagreements = expect_files(files, args.abi, as_json=args.json)
     sys.stdout.write(text)
     for message in disagreements:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rig import api
 from rig.errors import EXIT_BAD_INPUT, EXIT_OK, ScenarioError
-from rig.scenario.loader import ScenarioFile, load_many, load_scenarios
+from rig.scenario.loader import load_many, load_scenarios
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,9 +15,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "validate",
         help="check scenario files (exit 2 when any is invalid)",
         description="Parse and validate scenario files in the contract format "
-        "(shared/specs/scenario-format.md). Every error names file, line, scenario and step.",
+        "(shared/specs/scenario-format.md), with the checks every command runs: steps that "
+        "would block on a page request, scenarios the guest program cannot build. Every error "
+        "names file, line, scenario and step. Warnings (a range past the VMO without an error "
+        "expect:, most likely a typo) do not fail the check unless --strict is given.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors (exit 2)")
     p.set_defaults(func=run)
 
 
@@ -25,29 +31,27 @@ def run(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             loaded = load_scenarios(path)
-            problems = _semantic_problems(loaded)
+            problems = api.scenario_problems(loaded)
         except ScenarioError as exc:
             print(f"error: {exc}", file=sys.stderr)
             errors += 1
             continue
+        label = "error" if args.strict else "warning"
+        for warning in loaded.warnings:
+            print(f"{label}: {warning}", file=sys.stderr)
+        if args.strict:
+            problems = [*problems, *loaded.warnings]
         for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+            if problem not in loaded.warnings:
+                print(f"error: {problem}", file=sys.stderr)
         errors += len(problems)
         if not problems:
             steps = sum(len(s.steps) for s in loaded.scenarios)
-            print(f"{path}: ok ({len(loaded.scenarios)} scenarios, {steps} steps)")
+            warned = f", {len(loaded.warnings)} warnings" if loaded.warnings else ""
+            print(f"{path}: ok ({len(loaded.scenarios)} scenarios, {steps} steps{warned})")
     try:
         load_many(args.files) if not errors else None
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         errors += 1
     return EXIT_BAD_INPUT if errors else EXIT_OK
-
-
-def _semantic_problems(loaded: ScenarioFile) -> list[str]:
-    """Checks beyond the format: steps that would block (the model) and scenarios the guest
-    program cannot build as written (codegen)."""
-    from rig.model.predict import validation_problems
-    from rig.program.codegen import construction_problems
-
-    return [*validation_problems(loaded), *construction_problems(loaded)]

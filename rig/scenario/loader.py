@@ -199,6 +199,9 @@ class Scenario:
 class ScenarioFile:
     path: str
     scenarios: tuple[Scenario, ...] = field(default_factory=tuple)
+    # Likely typos that are still valid input (a range past the VMO without an error
+    # `expect:`): `rig validate` prints them, `rig validate --strict` fails on them.
+    warnings: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,14 +524,16 @@ def _expects_error(step: Step) -> bool:
     return step.expect is not None and step.expect.status not in (None, zx.ZX_OK)
 
 
-def _check_in_vmo(ctx: _Ctx, node: yaml.Node, step: Step, max_size: int) -> None:
-    """Reject a range past the VMO unless the step declares an error status.
+def _range_warning(ctx: _Ctx, node: yaml.Node, step: Step, max_size: int) -> str | None:
+    """A warning for a range past the largest size the VMO ever has, unless the step declares
+    an error status.
 
-    A range past the end is almost always a typo; a deliberate OUT_OF_RANGE test says so with
-    `expect: {status: ...}`.
+    Such a call is valid (the contract: without `expect:` the model alone decides, and it
+    predicts the kernel's ZX_ERR_OUT_OF_RANGE or whatever the call gives); the warning only
+    catches typos. `rig validate --strict` makes it an error; nothing else refuses it.
     """
     if _expects_error(step):
-        return
+        return None
     if step.kind in RANGE_STEPS:
         end = step.offset_bytes + step.length_bytes
         what = (f"bytes [{step.offset_bytes}, {end})" if step.kind is StepKind.WRITE_BYTES
@@ -539,11 +544,13 @@ def _check_in_vmo(ctx: _Ctx, node: yaml.Node, step: Step, max_size: int) -> None
         end = off + (step.query.length_bytes or 0)
         what = f"bytes [{off}, {end})"
     else:
-        return
-    if end > max_size:
-        raise ctx.error(node, f"{what} reach past the VMO ({max_size // zx.PAGE_SIZE} pages); "
-                              "to test an out-of-range call, state it with "
-                              "expect: {status: ZX_ERR_OUT_OF_RANGE}")
+        return None
+    if end <= max_size:
+        return None
+    return str(ctx.error(node, f"{what} reach past the VMO ({max_size // zx.PAGE_SIZE} pages "
+                               "at most); the model predicts what the kernel returns (e.g. "
+                               "ZX_ERR_OUT_OF_RANGE); if that is the test, say so with "
+                               "expect: {status: ...}"))
 
 
 def _abi(ctx: _Ctx, node: yaml.Node) -> tuple[str, ...]:
@@ -558,7 +565,7 @@ def _abi(ctx: _Ctx, node: yaml.Node) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
-def _scenario(ctx: _Ctx, node: yaml.Node) -> Scenario:
+def _scenario(ctx: _Ctx, node: yaml.Node, warnings: list[str]) -> Scenario:
     ctx.scenario, ctx.step, ctx.step_key = None, None, None
     fields = _mapping(ctx, node, "a scenario")
     if "name" not in fields:
@@ -607,7 +614,9 @@ def _scenario(ctx: _Ctx, node: yaml.Node) -> Scenario:
         step = _step(ctx, step_node, index)
         if step.kind is StepKind.RESIZE and step.new_size_bytes is not None and vmo.resizable:
             max_size = max(max_size, step.new_size_bytes)
-        _check_in_vmo(ctx, step_node, step, max_size)
+        warning = _range_warning(ctx, step_node, step, max_size)
+        if warning is not None:
+            warnings.append(warning)
         steps.append(step)
     ctx.step = None
     return Scenario(name=name, vmo=vmo, steps=tuple(steps), description=description, abi=abi,
@@ -639,16 +648,17 @@ def parse_scenarios(text: str, path: str) -> ScenarioFile:
     if not isinstance(lnode, yaml.SequenceNode):
         raise ctx.error(lnode, f"scenarios must be a list, found {_kind(lnode)}")
     scenarios: list[Scenario] = []
+    warnings: list[str] = []
     seen: dict[str, Location] = {}
     for snode in lnode.value:
-        scenario = _scenario(ctx, snode)
+        scenario = _scenario(ctx, snode, warnings)
         if scenario.name in seen:
             ctx.step = None
             raise ctx.error(snode, f"duplicate scenario name (first defined at line "
                                    f"{seen[scenario.name].line})")
         seen[scenario.name] = scenario.location
         scenarios.append(scenario)
-    return ScenarioFile(path=path, scenarios=tuple(scenarios))
+    return ScenarioFile(path=path, scenarios=tuple(scenarios), warnings=tuple(warnings))
 
 
 def load_scenarios(path: str | Path) -> ScenarioFile:

@@ -69,3 +69,41 @@ def test_validate_reports_a_blocking_step(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"error: {tmp_path}/s.yaml:5: scenario 'a': step 0 (read)")
     assert "page 1" in proc.stderr
+
+
+OOR = ("scenarios:\n  - name: oor\n    vmo: {pages: 2}\n    steps:\n      - supply: [0, 3]\n"
+       "      - supply: [0, 2]\n")
+OOR_WARNING = ("s.yaml:5: scenario 'oor': step 0 (supply): pages 0..2 reach past the VMO "
+               "(2 pages at most); the model predicts what the kernel returns (e.g. "
+               "ZX_ERR_OUT_OF_RANGE); if that is the test, say so with expect: {status: ...}\n")
+
+
+def test_validate_warns_about_out_of_range_without_expect(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(OOR)
+    proc = rig("validate", str(tmp_path / "s.yaml"))
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        0, f"{tmp_path}/s.yaml: ok (1 scenarios, 2 steps, 1 warnings)\n",
+        f"warning: {tmp_path}/{OOR_WARNING}")
+    strict = rig("validate", "--strict", str(tmp_path / "s.yaml"))
+    assert (strict.returncode, strict.stdout, strict.stderr) == (
+        2, "", f"error: {tmp_path}/{OOR_WARNING}")
+
+
+def test_expect_predicts_out_of_range_without_expect(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(OOR)
+    proc = rig("expect", str(tmp_path / "s.yaml"), "--abi", "2024", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert '"ZX_ERR_OUT_OF_RANGE"' in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_build_runs_the_checks_validate_runs(tmp_path: Path) -> None:
+    # A write to a page never supplied would hang the guest: build refuses it as validate does
+    # (before any compile, so no clang is needed here).
+    (tmp_path / "s.yaml").write_text(
+        "scenarios:\n  - name: a\n    vmo: {pages: 2}\n    steps:\n      - write: [1, 1]\n")
+    proc = rig("build", str(tmp_path / "s.yaml"), "--arch", "x64", "--target", "zircon",
+               "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        f"rig build: error: {tmp_path}/s.yaml:5: scenario 'a': step 0 (write): would block")
+    assert not (tmp_path / "out").exists()

@@ -93,8 +93,8 @@ def test_blocking_scenario_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["expect", path, "--abi", "2024"]) == 2
     assert capsys.readouterr().err == (
         f"rig expect: error: {path}:5: scenario 'b': step 0 (read): would block on profile "
-        "2024: page 0 not supplied (a READ page request); add `supply: [0, 1]` before this "
-        "step, or restrict the scenario with `abi:`\n")
+        "2020, 2022, 2024: page 0 not supplied (a READ page request); add `supply: [0, 1]` "
+        "before this step, or restrict the scenario with `abi:`\n")
 
 
 def test_without_files_the_bundled_suite_is_used(capsys: pytest.CaptureFixture[str]) -> None:
