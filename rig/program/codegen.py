@@ -302,6 +302,11 @@ def describe_step(step: Step) -> tuple[str, ...]:
 # The largest read or write a step may make: `rig_io`, the static buffer they use, is sized for
 # the largest one of the program and must fit it comfortably.
 MAX_IO_BYTES = 64 << 20
+# The most a scenario's supplies inside its VMO may take from one aux VMO (the sum of their
+# slices, aux_sizes()). The setup writes the pattern to at most 64 MiB of it (AUX_FILL_MAX in
+# guest/runtime/fixture.c), so more is only zero pages; the bound keeps every size and offset
+# codegen writes far inside a 64-bit literal.
+MAX_AUX_BYTES = 1 << 40
 _IO_KINDS = frozenset({StepKind.WRITE, StepKind.WRITE_BYTES, StepKind.READ})
 
 
@@ -349,15 +354,64 @@ def _handle_expr(step: Step, which: str, need: set[str]) -> str:
 
 @dataclass
 class _Sizes:
-    """Largest static buffers the whole program needs."""
+    """Largest static buffers the whole program needs, and which of them it uses at all (an
+    unused static array is a -Werror `unused variable` in clang)."""
 
     qbuf_entries: int = 1
     qall_entries: int = 1
     io_bytes: int = 1
+    uses_qbuf: bool = False
+    uses_qall: bool = False
+    uses_io: bool = False
+
+
+def max_vmo_bytes(scenario: Scenario) -> int:
+    """The largest size the scenario's VMO can ever have: its own, or a resize target."""
+    size = scenario.vmo.size_bytes
+    for step in scenario.steps:
+        if step.kind is StepKind.RESIZE and step.new_size_bytes is not None:
+            size = max(size, step.new_size_bytes)
+    return size
+
+
+def _aux_slot(step: Step) -> str:
+    return "aux" if step.kind is StepKind.SUPPLY else "aux_zero"
+
+
+def _beyond_vmo(step: Step, max_bytes: int) -> bool:
+    """A supply that reaches past every size the VMO ever has: it fails whatever happens."""
+    return step.length_bytes > 0 and step.offset_bytes + step.length_bytes > max_bytes
+
+
+def aux_sizes(scenario: Scenario) -> dict[str, int]:
+    """Bytes of the two aux VMOs (`aux`, `aux_zero`) the scenario's supply steps need.
+
+    Each supply inside the VMO takes its own, page-aligned slice (supplied pages leave the aux
+    VMO, so slices are never reused). A supply past every size the VMO ever has gets no slice:
+    zx_pager_supply_pages takes the pages from the aux VMO (`TakePages(aux_offset, size)`)
+    before the pager VMO's `SupplyPages` checks its own range, so such a step passes
+    aux_offset = the aux VMO's size and fails the aux VMO's range check with the same
+    ZX_ERR_OUT_OF_RANGE, without taking pages from another step's slice and without an aux
+    VMO as large as the bad range. Any supply step gets a real aux VMO of at least a page:
+    the kernel looks the aux handle up before it looks at the length, so ZX_HANDLE_INVALID
+    would make `supply: [a, 0]` fail with ZX_ERR_BAD_HANDLE.
+    """
+    limit = max_vmo_bytes(scenario)
+    sizes = {"aux": 0, "aux_zero": 0}
+    used: set[str] = set()
+    for step in scenario.steps:
+        if step.kind in (StepKind.SUPPLY, StepKind.SUPPLY_ZERO):
+            slot = _aux_slot(step)
+            used.add(slot)
+            if not _beyond_vmo(step, limit):
+                sizes[slot] += -(-step.length_bytes // zx.PAGE_SIZE) * zx.PAGE_SIZE
+    for slot in used:
+        sizes[slot] = max(sizes[slot], zx.PAGE_SIZE)
+    return sizes
 
 
 def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
-               aux: dict[str, int]) -> _StepView:
+               aux: dict[str, int], aux_end: dict[str, int], max_bytes: int) -> _StepView:
     kind = step.kind
     base = _StepView(index=step.index, op=step.op, where=where, describe=describe_step(step),
                      syscall=SYSCALL_BY_KIND[kind], form="call")
@@ -365,19 +419,21 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
     if kind in (StepKind.SUPPLY, StepKind.SUPPLY_ZERO):
         pager = _handle_expr(step, "pager", need)
         vmo = _handle_expr(step, "vmo", need)
-        # Each supply step takes its own, page-aligned slice of the aux VMO: supplied pages
-        # leave the aux VMO, so slices are never reused.
-        slot = "aux" if kind is StepKind.SUPPLY else "aux_zero"
-        aux_offset = aux[slot]
-        pages = -(-step.length_bytes // zx.PAGE_SIZE)
-        aux[slot] += pages * zx.PAGE_SIZE
+        slot = _aux_slot(step)  # slices as aux_sizes() lays them out
+        if _beyond_vmo(step, max_bytes):
+            aux_offset = aux_end[slot]
+        else:
+            aux_offset = aux[slot]
+            aux[slot] += -(-step.length_bytes // zx.PAGE_SIZE) * zx.PAGE_SIZE
         return replace(base, args=(pager, vmo, off, length, f"fx.{slot}", _hex(aux_offset)))
     if kind in (StepKind.WRITE, StepKind.WRITE_BYTES):
         sizes.io_bytes = max(sizes.io_bytes, step.length_bytes)
+        sizes.uses_io = True
         return replace(base, pre=(f"rig_fill_pattern(rig_io, {length});",),
                        args=("fx.vmo", "rig_io", off, length))
     if kind is StepKind.READ:
         sizes.io_bytes = max(sizes.io_bytes, step.length_bytes)
+        sizes.uses_io = True
         return replace(base, args=("fx.vmo", "rig_io", off, length))
     if kind in _PAGER_OP:
         pager = _handle_expr(step, "pager", need)
@@ -418,6 +474,7 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
             buffer = "rig_qbuf"
             storage = _buffer_storage(step, -(-buffer_size // zx.DIRTY_RANGE_SIZE))
             sizes.qbuf_entries = max(sizes.qbuf_entries, storage)
+            sizes.uses_qbuf = True
             entries = buffer_size // zx.DIRTY_RANGE_SIZE
             poison = buffer_size
         return replace(
@@ -433,6 +490,7 @@ def _step_view(step: Step, where: str, most: int, sizes: _Sizes, need: set[str],
     # Each call is told buffer_size = 24 * k, so the loop's buffer holds k whole entries.
     sizes.qbuf_entries = max(sizes.qbuf_entries, k)
     sizes.qall_entries = max(sizes.qall_entries, most)
+    sizes.uses_qbuf = sizes.uses_qall = True
     # Each call returns at least one range or ends the loop: `most` calls suffice, plus one.
     return replace(base, form="query_all", k=k, buffer_entries=k, max_calls=most + 1)
 
@@ -445,17 +503,14 @@ def _scenario_view(index: int, scenario: Scenario, display_file: str,
                    sizes: _Sizes) -> _ScenarioView:
     need: set[str] = set()
     aux = {"aux": 0, "aux_zero": 0}
+    aux_end = aux_sizes(scenario)
+    max_bytes = max_vmo_bytes(scenario)
     most = max_ranges(scenario)
     steps = tuple(
-        _step_view(step, f"{display_file}:{step.location.line}", most, sizes, need, aux)
+        _step_view(step, f"{display_file}:{step.location.line}", most, sizes, need, aux,
+                   aux_end, max_bytes)
         for step in scenario.steps
     )
-    # A supply step always passes a real aux VMO, even when every supply of the scenario is
-    # zero pages long: the kernel looks the aux handle up before it looks at the length, so
-    # ZX_HANDLE_INVALID would make `supply: [a, 0]` fail with ZX_ERR_BAD_HANDLE.
-    for slot, kind in (("aux", StepKind.SUPPLY), ("aux_zero", StepKind.SUPPLY_ZERO)):
-        if aux[slot] == 0 and any(step.kind is kind for step in scenario.steps):
-            aux[slot] = zx.PAGE_SIZE
     options = []
     if scenario.vmo.trap_dirty:
         options.append("ZX_VMO_TRAP_DIRTY")
@@ -472,8 +527,8 @@ def _scenario_view(index: int, scenario: Scenario, display_file: str,
         vmo_options=" | ".join(options) or "0",
         trap_dirty=scenario.vmo.trap_dirty,
         resizable=scenario.vmo.resizable,
-        aux_size=_hex(aux["aux"]),
-        aux_zero_size=_hex(aux["aux_zero"]),
+        aux_size=_hex(aux_end["aux"]),
+        aux_zero_size=_hex(aux_end["aux_zero"]),
         need=" | ".join(sorted(need)) or "0",
         steps=steps,
     )
@@ -524,9 +579,18 @@ def construction_problems(file: ScenarioFile) -> list[str]:
       (`VmObjectPaged::CreateChildSlice`: ZX_ERR_NOT_SUPPORTED), so the fixture's setup would
       fail and the run would blame the kernel for the scenario's own mistake.
     - A read or write longer than MAX_IO_BYTES: its static buffer would not fit the program.
+    - Supplies inside the VMO that together need more than MAX_AUX_BYTES of aux VMO.
     """
     problems = []
     for scenario in file.scenarios:
+        for slot, total in aux_sizes(scenario).items():
+            if total > MAX_AUX_BYTES:
+                kind = "supply" if slot == "aux" else "supply_zero"
+                problems.append(
+                    f"{scenario.location}: scenario '{scenario.name}': its {kind} steps "
+                    f"supply {total} bytes ({total // zx.PAGE_SIZE} pages) in all, more than "
+                    f"the guest's aux VMO allows ({MAX_AUX_BYTES} bytes); supply fewer pages "
+                    "(a supply past the VMO's end needs no aux pages and is not counted)")
         taken: Step | None = None
         for step in scenario.steps:
             where = f"{step.location}: scenario '{scenario.name}': step {step.index} ({step.op})"
@@ -599,6 +663,9 @@ def render_program(
         "qbuf_entries": sizes.qbuf_entries,
         "qall_entries": sizes.qall_entries,
         "io_bytes": sizes.io_bytes,
+        "uses_qbuf": sizes.uses_qbuf,
+        "uses_qall": sizes.uses_qall,
+        "uses_io": sizes.uses_io,
     }
     try:
         template = env.get_template(PROGRAM_TEMPLATE)

@@ -12,6 +12,7 @@ from rig import resources
 from rig.errors import InputError, ScenarioError
 from rig.image import boards
 from rig.program.codegen import (
+    MAX_AUX_BYTES,
     MAX_BUFFER_ENTRIES,
     MAX_IO_BYTES,
     SYSCALL_BY_KIND,
@@ -389,3 +390,67 @@ scenarios:
     assert ".aux_size = 0x1000," in source and ".aux_zero_size = 0x1000," in source
     assert "zx_pager_supply_pages(fx.pager, fx.vmo, 0x1000, 0x0, fx.aux, 0x0);" in source
     assert "zx_pager_supply_pages(fx.pager, fx.vmo, 0x0, 0x0, fx.aux_zero, 0x0);" in source
+
+
+def test_supply_past_the_vmo_takes_no_aux_slice() -> None:
+    # zx_pager_supply_pages takes the pages from the aux VMO (TakePages) before the pager
+    # VMO's SupplyPages checks its range: an out-of-range supply passes aux_offset = the aux
+    # VMO's size, so the aux's own range check fails it, and other steps' slices stay whole.
+    text = """\
+scenarios:
+  - name: oor-supply
+    vmo: {pages: 2}
+    steps:
+      - supply: [0, 3]
+      - supply: [0, 1]
+      - supply: [0, 2251799813685248]
+      - supply: [1, 1]
+      - supply_zero: [5, 1]
+"""
+    file = parse_scenarios(text, "o.yaml")
+    assert construction_problems(file) == []
+    source = render_program([file], abi="2024", arch="x64", target="zircon").c_source
+    assert ".aux_size = 0x2000," in source and ".aux_zero_size = 0x1000," in source
+    calls = re.findall(r"zx_pager_supply_pages\(([^;]*)\);", source)
+    assert calls == [
+        "fx.pager, fx.vmo, 0x0, 0x3000, fx.aux, 0x2000",
+        "fx.pager, fx.vmo, 0x0, 0x1000, fx.aux, 0x0",
+        "fx.pager, fx.vmo, 0x0, 0x8000000000000000ull, fx.aux, 0x2000",
+        "fx.pager, fx.vmo, 0x1000, 0x1000, fx.aux, 0x1000",
+        "fx.pager, fx.vmo, 0x5000, 0x1000, fx.aux_zero, 0x1000",
+    ]
+
+
+def test_supplies_needing_a_huge_aux_vmo_are_refused_at_validation() -> None:
+    text = """\
+scenarios:
+  - name: huge-aux
+    vmo: {pages: 2251799813685248}
+    steps:
+      - supply: [0, 2251799813685248]
+        expect: {status: ZX_ERR_OUT_OF_RANGE}
+      - supply: [0, 2251799813685248]
+        expect: {status: ZX_ERR_OUT_OF_RANGE}
+"""
+    file = parse_scenarios(text, "h.yaml")
+    assert construction_problems(file) == [
+        f"h.yaml:2: scenario 'huge-aux': its supply steps supply {1 << 64} bytes ({1 << 52} "
+        f"pages) in all, more than the guest's aux VMO allows ({MAX_AUX_BYTES} bytes); supply "
+        "fewer pages (a supply past the VMO's end needs no aux pages and is not counted)"]
+    with pytest.raises(ScenarioError, match="aux VMO allows"):
+        render_program([file], abi="2024", arch="x64", target="zircon")
+
+
+@pytest.mark.parametrize(("steps", "absent"), [
+    ("- supply: [0, 1]\n      - write: [0, 1]\n      - query: {}", ["rig_qall"]),
+    ("- supply: [0, 1]\n      - query_all: {buffer_entries: 1}", ["rig_io"]),
+    ("- supply: [0, 1]\n      - query: {buffer: null}", ["rig_io", "rig_qbuf", "rig_qall"]),
+    ("- detach", ["rig_io", "rig_qbuf", "rig_qall"]),
+])
+def test_only_used_static_buffers_are_declared(steps: str, absent: list[str]) -> None:
+    # clang -Werror rejects an unused static array (`unused variable 'rig_qall'`).
+    text = f"scenarios:\n  - name: s\n    vmo: {{pages: 1}}\n    steps:\n      {steps}\n"
+    source = render_program([parse_scenarios(text, "b.yaml")], abi="2024", arch="x64",
+                            target="zircon").c_source
+    for name in ("rig_io", "rig_qbuf", "rig_qall"):
+        assert (name in source) is (name not in absent), name
