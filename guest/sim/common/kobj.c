@@ -265,7 +265,7 @@ zx_status_t sys_zx_port_create(uint32_t options, zx_handle_t* out) {
 zx_status_t kobj_port_queue(kobj_t* port, const zx_port_packet_t* pkt) {
   kobj_port_t* p = &port->u.port;
   if (p->count == KOBJ_PORT_QUEUE) return ZX_ERR_SHOULD_WAIT;
-  p->q[(p->head + p->count) % KOBJ_PORT_QUEUE] = *pkt;
+  kobj_memcpy(&p->q[(p->head + p->count) % KOBJ_PORT_QUEUE], pkt, sizeof(*pkt));
   p->count++;
   return ZX_OK;
 }
