@@ -22,6 +22,7 @@ from rig import __version__, resources
 from rig.errors import ImageError, InputError, ScenarioError
 from rig.image import assemble as image
 from rig.image import boards, cmdline, zbi
+from rig.image.abi_auto import AUTO, ProfileChoice, choose_profile
 from rig.image.fuchsia_build import find_build_inputs
 from rig.image.sim_kernel import sim_boot_for
 from rig.judge.compare import RunVerdict, compare_run
@@ -34,7 +35,7 @@ from rig.judge.manifest import (
 )
 from rig.judge.protocol import parse_log
 from rig.model.predict import validation_problems
-from rig.profiles import DEFAULT_PROFILE
+from rig.profiles import DEFAULT_PROFILE, get_profile
 from rig.program.codegen import construction_problems, render_program
 from rig.run import process
 from rig.run.sim_build import build_sim
@@ -80,7 +81,7 @@ class BuildRequest:
     arch: str
     target: str
     out_dir: Path
-    abi: str = DEFAULT_ABI
+    abi: str = AUTO  # a profile, or auto: from the kernel image (rig.image.abi_auto)
     kernel_zbi: Path | None = None
     boot_shim: Path | None = None
     fuchsia_build_dir: Path | None = None
@@ -136,6 +137,19 @@ def _era(req: BuildRequest, kernel_bytes: bytes | None) -> cmdline.EraDetection:
         era=cmdline.UNKNOWN, vdso_next_option=False,
         reason="no kernel ZBI given, so no era detection: run-everywhere words "
                "(give --kernel-zbi or --kernel-era)")
+
+
+def _choose_abi(req: BuildRequest, kernel_bytes: bytes | None,
+                simulated: bool) -> ProfileChoice:
+    """The profile to build for: --abi P, or with auto what the kernel image shows."""
+    if req.abi != AUTO:
+        get_profile(req.abi)
+        return ProfileChoice(req.abi, "--abi given")
+    if simulated or kernel_bytes is None:
+        return ProfileChoice(DEFAULT_PROFILE, "no kernel image given: the default "
+                                              "profile (--abi P chooses another)")
+    return choose_profile(kernel_bytes, _era(req, kernel_bytes),
+                          source=str(req.kernel_zbi))
 
 
 def _qemu_version(binary: str) -> str:
@@ -209,6 +223,9 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         # Fail on a wrong kernel before spending a compile on it.
         zbi.require_kernel(zbi.read_zbi(kernel_bytes, source=str(req.kernel_zbi)),
                            source=str(req.kernel_zbi), wanted_types=[board.kernel_item_type])
+    abi = _choose_abi(req, kernel_bytes, simulated)
+    req = replace(req, abi=abi.profile)
+    printer(f"ABI profile: {abi.profile} ({abi.reason})")
     toolchain = find_toolchain()
     sim = None
     board_words = board.cmdline
@@ -287,6 +304,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         program_id=program.program_id,
         nonce=nonce,
         abi=req.abi,
+        abi_reason=abi.reason,
         arch=req.arch,
         target=req.target,
         board=board.name,

@@ -8,6 +8,8 @@ from pathlib import Path
 from rig import api
 from rig.errors import EXIT_OK
 from rig.image import boards, cmdline
+from rig.image.abi_auto import AUTO
+from rig.profiles import DEFAULT_PROFILE
 from rig.scenario.loader import ABI_PROFILES, bundled_suite_paths
 
 
@@ -28,8 +30,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--target", required=True, choices=sorted({t for _, t in known}),
                    help="zircon: a real kernel you supply; sim: the simulated kernel (not "
                    "available yet)")
-    p.add_argument("--abi", default=api.DEFAULT_ABI, choices=ABI_PROFILES,
-                   help="ABI profile the program is built for (default %(default)s)")
+    p.add_argument("--abi", default=AUTO, choices=(AUTO, *ABI_PROFILES),
+                   help="ABI profile the program is built for. auto (the default): with a "
+                   "kernel image, the profile it shows (no zx_pager_query_dirty_ranges among its "
+                   "vDSO names: 2020; otherwise its userboot era decides, images/abi.yaml), "
+                   "printed with the reason on the first line and recorded in manifest.json; "
+                   f"without a kernel, {DEFAULT_PROFILE}")
     p.add_argument("--kernel-zbi", type=Path, metavar="K",
                    help="the kernel ZBI (e.g. a kernel.zbi or zircon-a image)")
     p.add_argument("--boot-shim", type=Path, metavar="S",

@@ -108,11 +108,12 @@ def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
     shim.write_bytes(b"a boot shim")
     proc = rig("build", *map(str, files), "--arch", arch, "--target", "zircon",
                "--kernel-zbi", str(kzbi), "--boot-shim", str(shim), "--out", str(out),
-               "--cache-dir", str(cache))
+               "--cache-dir", str(cache), "--abi", "2024")
     assert proc.returncode == 0, proc.stderr
     detected = cmdline.detect_era(kzbi.read_bytes(), source=str(kzbi))
     assert detected.era == era
-    assert proc.stdout.splitlines()[0] == f"kernel era: {era} ({detected.reason})"
+    assert proc.stdout.splitlines()[:2] == ["ABI profile: 2024 (--abi given)",
+                                            f"kernel era: {era} ({detected.reason})"]
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == [
         "cmdline.txt", "image.zbi", "manifest.json", "program.c", "program.elf", "qemu.sh",
         "scenarios", "scenarios/a.yaml", "scenarios/b.yaml"]
@@ -152,7 +153,7 @@ def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
     }[arch] + ["-kernel", shim_abs, "-initrd", image_abs]
     assert manifest == {
         "rig_version": "0.1.0", "program_id": program_id, "nonce": nonce, "abi": "2024",
-        "arch": arch, "target": "zircon", "board": f"{arch}/zircon",
+        "abi_reason": "--abi given", "arch": arch, "target": "zircon", "board": f"{arch}/zircon",
         "kernel_era": {"era": era, "reason": detected.reason},
         "scenarios": [
             {"index": 0, "name": "build-a", "file": "scenarios/a.yaml", "steps": 3},
@@ -272,7 +273,7 @@ def test_build_kernel_era_flag_overrides_detection(tmp_path: Path, cache: Path) 
     assert proc.returncode == 0, proc.stderr
     detected = cmdline.detect_era(kzbi.read_bytes(), source=str(kzbi))
     reason = f"--kernel-era given (detection said F: {detected.reason})"
-    assert proc.stdout.splitlines()[0] == f"kernel era: D ({reason})"
+    assert proc.stdout.splitlines()[1] == f"kernel era: D ({reason})"
     words = (out / "cmdline.txt").read_text().split()
     nonce = json.loads((out / "manifest.json").read_text())["nonce"]
     assert words[:2] == [f"userboot.next=bin/rig-test+rig.nonce={nonce}", "userboot.shutdown"]
@@ -548,3 +549,38 @@ def test_qemu_sh_runs_the_board_command_line(tmp_path: Path, cache: Path, arch: 
                          stdin=subprocess.DEVNULL, check=False)
     assert (run.returncode, run.stdout) == (exit_code, "shim: hello\nshim: initrd is a ZBI\n"), (
         run.stderr)
+
+
+# vDSO names as a kernel image carries them (facts 7, 9): the 2020 vDSO lacks the query call.
+VDSO_2020 = [b"zx_vmo_create", b"zx_pager_create", b"zx_pager_supply_pages"]
+
+
+@pytest.mark.parametrize(("names", "abi_flag", "want"), [
+    (VDSO_2020, [], "2020"),
+    (VDSO_2020, ["--abi", "2024"], "2024"),
+    ([*VDSO_2020, b"zx_pager_query_dirty_ranges"], [], "2022"),  # era E decides
+])
+def test_build_abi_follows_the_kernel(tmp_path: Path, cache: Path, names: list[bytes],
+                                      abi_flag: list[str], want: str) -> None:
+    files = scenarios(tmp_path)
+    kzbi, out = tmp_path / "k.zbi", tmp_path / "out"
+    body = bytes(16) + b"\0".join([*names, *ERA_MARKERS["E"]]) + b"\0"
+    kzbi.write_bytes(zbi.write_zbi([zbi.make_item(KERNEL_TYPES["x64"], body)]))
+    proc = rig("build", str(files[0]), "--arch", "x64", "--target", "zircon", "--kernel-zbi",
+               str(kzbi), "--out", str(out), "--cache-dir", str(cache), *abi_flag)
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert first == f"ABI profile: {want} ({manifest['abi_reason']})"
+    assert manifest["abi"] == want
+    if abi_flag:
+        assert manifest["abi_reason"] == "--abi given"
+    elif want == "2020":
+        assert manifest["abi_reason"].startswith(
+            "--abi auto: no zx_pager_query_dirty_ranges among the vDSO names in the kernel item "
+            "(KERNEL_X64) (zx_vmo_create is there)")
+    else:
+        assert manifest["abi_reason"].startswith(
+            "--abi auto: zx_pager_query_dirty_ranges found in the kernel item (KERNEL_X64), "
+            "and the userboot era is E: era E (~2022)")
+    assert f"ABI {want}" in proc.stdout
