@@ -42,8 +42,8 @@ class Manifest:
     rig_version: str = ""
     board: str = ""
     kernel_era: Mapping[str, str] = field(default_factory=dict)  # {"era", "reason"}
-    inputs: Mapping[str, str] = field(default_factory=dict)  # path -> sha256
     abi_reason: str = ""  # why `abi` (--abi auto reads the kernel image; "--abi given")
+    inputs: Mapping[str, str] = field(default_factory=dict)  # path -> sha256
     outputs: Mapping[str, str] = field(default_factory=dict)  # path in DIR -> sha256
     tools: Mapping[str, str] = field(default_factory=dict)
     cmdline: str = ""
@@ -117,14 +117,14 @@ def manifest_from_json(data: object, path: str) -> Manifest:
             raise InputError(f"{path}: key '{key}' must be a list of strings, found {value!r}")
         return tuple(value)
 
+    abi_reason = data.get("abi_reason", "")
+    if not isinstance(abi_reason, str):
+        raise InputError(f"{path}: key 'abi_reason' must be a string, found {abi_reason!r}")
     scenarios_raw = data.get("scenarios")
     if not isinstance(scenarios_raw, list):
         raise InputError(f"{path}: key 'scenarios' must be a list, found {scenarios_raw!r}")
     scenarios = []
     for i, item in enumerate(scenarios_raw):
-    abi_reason = data.get("abi_reason", "")
-    if not isinstance(abi_reason, str):
-        raise InputError(f"{path}: key 'abi_reason' must be a string, found {abi_reason!r}")
         ok = (isinstance(item, dict)
               and isinstance(item.get("index"), int) and isinstance(item.get("steps"), int)
               and isinstance(item.get("name"), str) and isinstance(item.get("file"), str))
@@ -143,6 +143,7 @@ def manifest_from_json(data: object, path: str) -> Manifest:
                         kernel_era=mapping("kernel_era"), inputs=mapping("inputs"),
                         outputs=mapping("outputs"), tools=mapping("tools"),
                         qemu_argv=strings("qemu_argv"), missing=strings("missing") or (),
+                        abi_reason=abi_reason,
                         simulated=data.get("simulated") is True,
                         **optional_text)
     for key in ("program_id", "nonce"):
@@ -151,7 +152,6 @@ def manifest_from_json(data: object, path: str) -> Manifest:
         if len(value) != width or any(c not in "0123456789abcdef" for c in value):
             raise InputError(f"{path}: key '{key}' must be {width} lowercase hex digits, found "
                              f"{value!r}")
-                        abi_reason=abi_reason,
     return manifest
 
 
