@@ -21,7 +21,7 @@ from pathlib import Path
 from rig import __version__, resources
 from rig.errors import ImageError, InputError, ScenarioError
 from rig.image import assemble as image
-from rig.image import boards, cmdline, zbi
+from rig.image import boards, cmdline, direct_boot, zbi
 from rig.image.abi_auto import AUTO, ProfileChoice, choose_profile
 from rig.image.fuchsia_build import find_build_inputs
 from rig.image.sim_kernel import sim_boot_for
@@ -214,6 +214,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         raise InputError("no scenario files: name some, or use the bundled suite "
                          "(rig/scenario/suite/)")
     req = _resolve_inputs(req)
+    boot_mode = direct_boot.choose_boot_mode(board, boot_shim=req.boot_shim, out_dir=req.out_dir)
     kernel_bytes = None
     if req.kernel_zbi is not None:
         try:
@@ -262,6 +263,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     (out / "cmdline.txt").write_text(" ".join(words) + "\n")
     image_path = out / "image.zbi"
     image_path.unlink(missing_ok=True)  # never leave a stale image from an earlier build
+    direct_boot.remove_outputs(out)
     missing: list[str] = []
     if kernel_bytes is not None:
         assembly = image.assemble_image(
@@ -272,6 +274,10 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         for note in assembly.notes:
             printer(f"note: {note}")
         printer(f"image: {image_path} ({len(assembly.data)} bytes)")
+        if boot_mode == direct_boot.BOOT_DIRECT:  # kernel.bin, data.zbi, trampoline.bin
+            split = direct_boot.build_direct_boot(board, assembly.data, source=str(image_path))
+            direct_boot.write_direct_boot(out, split)
+            printer(split.summary())
     else:
         missing.append("the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), so no image.zbi")
     kernel_arg = str(req.boot_shim.resolve()) if req.boot_shim is not None else "<boot shim>"
@@ -280,10 +286,13 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         sim_copy = out / "sim-kernel.bin"
         shutil.copyfile(sim.image, sim_copy)
         kernel_arg = str(sim_copy.resolve())
-    elif req.boot_shim is None:
-        missing.append(f"the boot shim: {boards.BOOT_KERNELS[board.boot_kernel]}")
+    elif req.boot_shim is None and boot_mode != direct_boot.BOOT_DIRECT:
+        missing.append(direct_boot.shim_required(board))
     accel = board.accel[0]
-    argv = board.qemu_argv(kernel=kernel_arg, initrd=str(image_path.resolve()), accel=accel)
+    if boot_mode == direct_boot.BOOT_DIRECT:
+        argv = direct_boot.qemu_argv(board, out, accel=accel)
+    else:
+        argv = board.qemu_argv(kernel=kernel_arg, initrd=str(image_path.resolve()), accel=accel)
     qemu_sh = out / "qemu.sh"
     qemu_sh.write_text(render_qemu_sh(None if missing else argv, missing, partial_argv=argv))
     qemu_sh.chmod(qemu_sh.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -297,6 +306,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     written = ["program.c", "program.elf", *sorted(copies.values()), "cmdline.txt", "qemu.sh"]
     if image_path.exists():
         written.append("image.zbi")
+    written += [name for name in direct_boot.FILES if (out / name).exists()]
     if sim is not None:
         written.append("sim-kernel.bin")
     manifest = Manifest(
@@ -321,6 +331,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         qemu_argv=tuple(argv) if not missing else None,
         missing=tuple(missing),
         simulated=simulated,
+        boot_mode=boot_mode,
     )
     write_manifest(out, manifest)
     printer(f"wrote {out}: {', '.join(sorted(written + ['manifest.json']))}")

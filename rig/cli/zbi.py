@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rig.errors import EXIT_OK, ImageError
 from rig.image import assemble as image
+from rig.image import board_items, direct_boot
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,9 +32,17 @@ def _read(path: Path) -> bytes:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    data = _read(args.image)
-    items = image.list_image(data, source=str(args.image))
-    print(image.render_listing(items, source=str(args.image), size=len(data)), end="")
+    paths = [args.image]
+    if args.image.is_dir():  # a build directory's direct-boot set
+        found = {n: _read(args.image / n) for n in direct_boot.FILES
+                 if (args.image / n).is_file()}
+        print(direct_boot.render_set(found, source=str(args.image)), end="")
+        paths = [args.image / direct_boot.KERNEL_FILE, args.image / direct_boot.DATA_FILE]
+    for path in paths:
+        data = _read(path)
+        items = image.list_image(data, source=str(path))
+        print(image.render_listing(items, source=str(path), size=len(data)), end="")
+        print(board_items.render_board_items(data, source=str(path)), end="")
     return EXIT_OK
 
 

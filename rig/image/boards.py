@@ -17,6 +17,7 @@ import yaml
 from rig import resources
 from rig.errors import BoardError
 from rig.image import zbi
+from rig.image.board_items import DirectBootBoard, parse_direct_boot
 from rig.program.target import CompileTarget
 
 LOG = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ _SCHEMA: dict[str, dict[str, type] | type] = {
     "boot": {"kernel": str, "initrd": str, "kernel_item": str},
     "toolchain": {"triple": str, "runtime_arch_dir": str, "cflags": list, "ldflags": list},
     "cmdline": list,
+    # Booting the kernel item without a shim (rig.image.board_items, facts 8); checked there.
+    "direct_boot": dict,
 }
 _OPTIONAL = {("qemu", "machine_kvm")}
+_OPTIONAL_SECTIONS = {"direct_boot"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class Board:
     cflags: tuple[str, ...]
     ldflags: tuple[str, ...]
     cmdline: tuple[str, ...]
+    # How to boot a kernel item without a shim (zircon-facts.md 8); None: only through
+    # boot.kernel.
+    direct_boot: DirectBootBoard | None = None
 
     @property
     def name(self) -> str:
@@ -85,6 +92,13 @@ class Board:
 
         :raises BoardError: for an accelerator this board does not list.
         """
+        return [*self.qemu_machine_argv(accel), "-kernel", kernel, "-initrd", initrd]
+
+    def qemu_machine_argv(self, accel: str = "tcg") -> list[str]:
+        """The QEMU command line up to what boots (machine, CPU, memory, serial, exit device).
+
+        :raises BoardError: for an accelerator this board does not list.
+        """
         if accel not in self.accel:
             raise BoardError(f"{self.path}: accelerator {accel!r} is not in qemu.accel "
                              f"{list(self.accel)}")
@@ -93,7 +107,7 @@ class Board:
         cpu = self.cpu_kvm if kvm else self.cpu_tcg
         return [self.qemu_binary, "-machine", machine, "-cpu", cpu, "-accel", accel,
                 "-m", str(self.memory_mb), "-smp", str(self.smp), *self.qemu_args,
-                *self.serial_args, *self.exit_args, "-kernel", kernel, "-initrd", initrd]
+                *self.serial_args, *self.exit_args]
 
 
 def available_boards(images_dir: Path | None = None) -> list[tuple[str, str]]:
@@ -168,6 +182,9 @@ def parse_board(text: str, path: str, *, arch: str, target: str) -> Board:
         triple=values["toolchain.triple"], runtime_arch_dir=values["toolchain.runtime_arch_dir"],
         cflags=tuple(values["toolchain.cflags"]), ldflags=tuple(values["toolchain.ldflags"]),
         cmdline=tuple(values["cmdline"]),
+        direct_boot=None if values.get("direct_boot") is None else parse_direct_boot(
+            values["direct_boot"], path, machine=values["qemu.machine"],
+            memory_mb=values["qemu.memory_mb"], smp=values["qemu.smp"]),
     )
 
 
@@ -184,6 +201,8 @@ def _check(raw: Any, path: str) -> dict[str, Any]:
         if key not in _SCHEMA:
             raise BoardError(f"{path}: unknown key {key!r}; known keys: {sorted(_SCHEMA)}")
     for key, spec in _SCHEMA.items():
+        if key not in raw and key in _OPTIONAL_SECTIONS:
+            continue
         if key not in raw:
             raise BoardError(f"{path}: missing key {key!r}")
         value = raw[key]

@@ -17,6 +17,7 @@ from rig.errors import InputError
 
 MANIFEST_NAME = "manifest.json"
 BUILTIN_NONCE_LEN = 16  # hex digits of program_id the program uses when no rig.nonce= arrives
+BOOT_MODES = ("direct", "shim", "")  # Manifest.boot_mode; "" when not recorded
 
 
 class BuildDirError(InputError):
@@ -53,6 +54,10 @@ class Manifest:
     missing: tuple[str, ...] = ()
     # True for the rig's own sim kernel: its results are never kernel results.
     simulated: bool = False
+    # How qemu.sh boots: "direct" (the rig loads kernel.bin, data.zbi and a trampoline itself,
+    # rig.image.direct_boot) or "shim" (-kernel <boot shim or sim> -initrd image.zbi); "" in
+    # manifests written before the field existed.
+    boot_mode: str = ""
 
     @property
     def builtin_nonce(self) -> str:
@@ -134,10 +139,13 @@ def manifest_from_json(data: object, path: str) -> Manifest:
         scenarios.append(ManifestScenario(index=item["index"], name=item["name"],
                                           file=item["file"], steps=item["steps"]))
     optional_text = {k: data.get(k, "") for k in ("rig_version", "board", "cmdline", "output",
-                                                  "program_path")}
+                                                  "program_path", "boot_mode")}
     for key, value in optional_text.items():
         if not isinstance(value, str):
             raise InputError(f"{path}: key '{key}' must be a string, found {value!r}")
+    if optional_text["boot_mode"] not in BOOT_MODES:
+        raise InputError(f"{path}: key 'boot_mode' is {optional_text['boot_mode']!r}, wanted "
+                         f"one of {list(BOOT_MODES)}")
     manifest = Manifest(program_id=text("program_id"), nonce=text("nonce"), abi=text("abi"),
                         arch=text("arch"), target=text("target"), scenarios=tuple(scenarios),
                         kernel_era=mapping("kernel_era"), inputs=mapping("inputs"),

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from rig import resources
 from rig.image import bootfs, cmdline, zbi
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.toolchain
+IMAGES = resources.images_dir()
 
 # Both files hold a write and a query_all: codegen (as of this writing) declares their buffers
 # unused, and -Werror fails, when no scenario of the program has one (reported to its owner).
@@ -78,8 +80,10 @@ def sha(data: bytes) -> str:
 
 
 def expected_listing(path: Path, data: bytes, items: list[tuple[str, int, int]],
-                     files: dict[int, list[tuple[str, bytes]]], texts: dict[int, str]) -> str:
-    """The exact `rig zbi inspect` text for items (type name, length, extra), all CRC'd."""
+                     files: dict[int, list[tuple[str, bytes]]], texts: dict[int, str],
+                     kernel_header: tuple[int, int] = (0, 0)) -> str:
+    """The exact `rig zbi inspect` text for items (type name, length, extra), all CRC'd; item 0
+    is a kernel with zbi_kernel_t (entry, reserve_memory_size) = ``kernel_header``."""
     lines = [f"{path}: ZBI, {len(data)} bytes, {len(items)} items",
              "  #    offset  type               length      extra  flags       crc"]
     offset = 32
@@ -94,6 +98,9 @@ def expected_listing(path: Path, data: bytes, items: list[tuple[str, int, int]],
             lines += [f"  {n}  {len(d)} bytes  sha256 {sha(d)}" for n, d in files[i]]
         if i in texts:
             lines.append(f"CMDLINE (item {i}): {texts[i]}")
+    lines.append(f"{items[0][0]} (item 0): entry 0x{kernel_header[0]:x} (from the start of the "
+                 "kernel image, container header included), reserve_memory_size "
+                 f"0x{kernel_header[1]:x}")
     return "\n".join(lines) + "\n"
 
 
@@ -166,7 +173,7 @@ def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
         "tools": {"clang": manifest["tools"]["clang"], "lld": manifest["tools"]["lld"],
                   "qemu": qemu},
         "cmdline": " ".join(words), "output": "debuglog", "program_path": "bin/rig-test",
-        "qemu_argv": board_argv, "missing": [],
+        "qemu_argv": board_argv, "missing": [], "simulated": False, "boot_mode": "shim",
     }
     assert "clang version 19" in manifest["tools"]["clang"]
     assert (out / "qemu.sh").read_text().splitlines()[-1] == (
@@ -194,7 +201,10 @@ def test_build_full_image_puts_our_bootfs_first(tmp_path: Path, cache: Path) -> 
     storage_kernel = zbi.storage_item(zbi.TYPE_STORAGE_KERNEL,
                                       b"\0userboot.test.next\0" + bytes(3000), compress=True)
     their_cmd = zbi.cmdline_item("userboot.next=bin/component_manager+--boot")
-    kernel = zbi.make_item(zbi.TYPE_KERNEL_ARM64, bytes(16) + b"physboot")
+    # zbi_kernel_t entry 0x50: the first code byte of kernel.bin, so the direct boot (no
+    # --boot-shim) accepts it.
+    kernel = zbi.make_item(zbi.TYPE_KERNEL_ARM64,
+                           (0x50).to_bytes(8, "little") + bytes(8) + b"physboot")
     kzbi = tmp_path / "zircon-a.zbi"
     kzbi.write_bytes(zbi.write_zbi([kernel, storage_kernel, their_fs, their_cmd]))
     out = tmp_path / "out"
@@ -221,7 +231,7 @@ def test_build_full_image_puts_our_bootfs_first(tmp_path: Path, cache: Path) -> 
          ("STORAGE_BOOTFS", len(their_fs.payload), their_fs.extra),
          ("CMDLINE", len(their_cmd.payload), 0), ("CMDLINE", len(cmd) + 1, 0)],
         {2: [("bin/rig-test", elf)], 3: [("bin/component_manager", b"cm" * 100)]},
-        {4: "userboot.next=bin/component_manager+--boot", 5: cmd})
+        {4: "userboot.next=bin/component_manager+--boot", 5: cmd}, kernel_header=(0x50, 0))
     # userboot takes the first BOOTFS item: it is ours.
     first = zbi.read_zbi(image.read_bytes()).first(zbi.TYPE_STORAGE_BOOTFS)
     assert first is not None
@@ -243,7 +253,9 @@ def test_build_without_kernel_or_shim_writes_the_rest(tmp_path: Path, cache: Pat
         "missing: the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), so no image.zbi; "
         "qemu.sh says so and exits 3",
         "missing: the boot shim: the Fuchsia QEMU boot shim (--boot-shim or "
-        "--fuchsia-build-dir); qemu.sh says so and exits 3"]
+        "--fuchsia-build-dir); x64/zircon has no direct boot (no direct_boot section in "
+        f"{IMAGES}/x64/zircon.yaml), so x64 kernels boot only through their shim; qemu.sh "
+        "says so and exits 3"]
     assert not (out / "image.zbi").exists()
     words = (out / "cmdline.txt").read_text().split()
     assert words[:4] == ["userboot=bin/rig-test", "userboot.next=bin/rig-test",
@@ -257,7 +269,9 @@ def test_build_without_kernel_or_shim_writes_the_rest(tmp_path: Path, cache: Pat
         3, "",
         "qemu.sh: cannot boot: missing the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), "
         "so no image.zbi\nqemu.sh: cannot boot: missing the boot shim: the Fuchsia QEMU boot "
-        "shim (--boot-shim or --fuchsia-build-dir)\n")
+        "shim (--boot-shim or --fuchsia-build-dir); x64/zircon has no direct boot (no "
+        f"direct_boot section in {IMAGES}/x64/zircon.yaml), so x64 kernels boot only through "
+        "their shim\n")
     manifest = json.loads((out / "manifest.json").read_text())
     assert (manifest["kernel_era"]["era"], manifest["qemu_argv"], len(manifest["missing"]),
             manifest["output"]) == ("unknown", None, 2, "debug-write")
