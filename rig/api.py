@@ -25,13 +25,13 @@ from rig.image import boards, cmdline, direct_boot, zbi
 from rig.image.abi_auto import AUTO, ProfileChoice, choose_profile
 from rig.image.fuchsia_build import find_build_inputs
 from rig.image.sim_kernel import sim_boot_for
+from rig.judge.builddir import claim_build_dir, finish_build_dir, verify_build_dir
 from rig.judge.compare import RunVerdict, compare_run
 from rig.judge.manifest import (
     BuildDirError,
     Manifest,
     ManifestScenario,
     read_manifest,
-    write_manifest,
 )
 from rig.judge.protocol import parse_log
 from rig.model.predict import validation_problems
@@ -179,10 +179,11 @@ def render_qemu_sh(argv: Sequence[str] | None, missing: Sequence[str], *,
 
 
 def _copy_scenarios(paths: Sequence[Path], dest: Path) -> dict[str, str]:
-    """Copy scenario files to dest; returns original path -> path relative to the build dir."""
+    """Copy scenario files to dest; returns original path -> path relative to the build dir.
+
+    The earlier build's copies are gone already (claim_build_dir removes what it wrote).
+    """
     dest.mkdir(parents=True, exist_ok=True)
-    for stale in dest.glob("*.yaml"):  # check-log reads every copy: none from an older build
-        stale.unlink()
     out: dict[str, str] = {}
     used: set[str] = set()
     for i, path in enumerate(paths):
@@ -250,10 +251,9 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     files = load_valid(req.scenario_paths)
     program = render_program(files, abi=req.abi, arch=req.arch, target=req.target)
     out = req.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--out {out}: cannot create the build directory: {exc}") from exc
+    claim = claim_build_dir(out)  # refuses a directory holding files the rig did not write
+    claim.will_write(["program.c", "program.elf", "scenarios/", "cmdline.txt", "image.zbi",
+                      "qemu.sh"])
     elf = compile_program(program.c_source, board.compile_target, out, cache_dir=req.cache_dir,
                           toolchain=toolchain)
     printer(f"program: {elf.path} ({elf.size} bytes{', from cache' if elf.cached else ''}), "
@@ -333,7 +333,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         simulated=simulated,
         boot_mode=boot_mode,
     )
-    write_manifest(out, manifest)
+    finish_build_dir(claim, manifest)  # last: the directory is a build only from here on
     printer(f"wrote {out}: {', '.join(sorted(written + ['manifest.json']))}")
     return BuildResult(out_dir=out, manifest=manifest, era=era, bootable=not missing,
                        missing=tuple(missing))
@@ -346,9 +346,15 @@ class LogFileError(InputError):
     """The serial log cannot be read."""
 
 
-def read_scenarios(build_dir: Path) -> list[ScenarioFile]:
-    """:raises BuildDirError: no scenarios/ copies; ScenarioError: an invalid copy."""
-    paths = sorted((build_dir / "scenarios").glob("*.yaml"))
+def read_scenarios(build_dir: Path, manifest: Manifest | None = None) -> list[ScenarioFile]:
+    """The scenario copies of the build: those the manifest names (else every scenarios/*.yaml).
+
+    :raises BuildDirError: no scenarios/ copies; ScenarioError: an invalid copy.
+    """
+    if manifest is not None:
+        paths = [build_dir / f for f in dict.fromkeys(s.file for s in manifest.scenarios)]
+    else:
+        paths = sorted((build_dir / "scenarios").glob("*.yaml"))
     if not paths:
         raise BuildDirError(f"{build_dir / 'scenarios'}: no scenario files; the build "
                             "directory must hold copies of the files it was built from")
@@ -366,7 +372,10 @@ def read_log_lines(path: Path) -> list[bytes]:
 def check_log(log: Path, build_dir: Path) -> RunVerdict:
     """Parse ``log`` and judge it against the build in ``build_dir``."""
     manifest = read_manifest(build_dir)
-    files = read_scenarios(build_dir)
+    # Refuse a directory that is not what the manifest describes (an edited copy, a program
+    # from a half-finished rebuild): judging it would pass steps the program never ran.
+    verify_build_dir(build_dir, manifest, also=[s.file for s in manifest.scenarios])
+    files = read_scenarios(build_dir, manifest)
     lines = read_log_lines(log)
     parsed = parse_log(lines, nonces=manifest.nonces)
     return compare_run(manifest, files, parsed)

@@ -12,6 +12,7 @@ import logging
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 from typing import Any
 
 from rig import zx
@@ -357,15 +358,16 @@ def compare_scenario(scenario: Scenario, prediction: ScenarioPrediction, index: 
 
 
 def find_scenarios(manifest: Manifest, files: Sequence[ScenarioFile]) -> list[Scenario]:
-    """The scenario behind each manifest entry, by name.
+    """The scenario behind each manifest entry, by file and name (names are unique only within
+    a file, as the contract asks; the copies in DIR/scenarios/ have distinct file names).
 
     :raises InputError: a scenario of the manifest is in none of the files, or has another
         number of steps than the build had.
     """
-    by_name = {s.name: s for f in files for s in f.scenarios}
+    by_key = {(PurePath(f.path).name, s.name): s for f in files for s in f.scenarios}
     out = []
     for entry in manifest.scenarios:
-        scenario = by_name.get(entry.name)
+        scenario = by_key.get((PurePath(entry.file).name, entry.name))
         if scenario is None:
             raise InputError(f"manifest scenario {entry.index} '{entry.name}' (from "
                              f"{entry.file}) is in none of the scenario files given; the "

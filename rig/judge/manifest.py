@@ -8,6 +8,7 @@ nonce, profile, scenarios) and tolerant of keys added later.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -86,8 +87,11 @@ def render_manifest(manifest: Manifest) -> str:
 
 
 def write_manifest(build_dir: Path, manifest: Manifest) -> Path:
+    """Write ``build_dir/manifest.json`` atomically (a reader sees the old one or the new one)."""
     path = build_dir / MANIFEST_NAME
-    path.write_text(render_manifest(manifest))
+    tmp = build_dir / f".{MANIFEST_NAME}.tmp"
+    tmp.write_text(render_manifest(manifest))
+    os.replace(tmp, path)
     return path
 
 

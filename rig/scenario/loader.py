@@ -680,16 +680,17 @@ def bundled_suite_paths() -> list[Path]:
 
 
 def load_many(paths: Iterable[str | Path]) -> list[ScenarioFile]:
-    """Load several files; scenario names must be unique across all of them.
+    """Load several files. Scenario names need be unique only within a file (the contract);
+    scenarios are told apart by file and name. The same file may not be given twice: its
+    scenarios would run twice under the same names.
 
-    :raises ScenarioError: for the first invalid file or a name used in two files.
+    :raises ScenarioError: for the first invalid file or a file given twice.
     """
-    files = [load_scenarios(p) for p in paths]
-    seen: dict[str, Location] = {}
-    for f in files:
-        for s in f.scenarios:
-            if s.name in seen and seen[s.name].file != s.location.file:
-                raise ScenarioError(f"{s.location}: scenario '{s.name}': duplicate scenario name "
-                                    f"(also defined at {seen[s.name]})")
-            seen[s.name] = s.location
-    return files
+    seen: dict[Path, str] = {}
+    for p in paths:
+        key = Path(p).resolve()
+        if key in seen:
+            raise ScenarioError(f"{p}: the same scenario file is given twice (also as "
+                                f"{seen[key]}); give each file once")
+        seen[key] = str(p)
+    return [load_scenarios(p) for p in seen.values()]

@@ -9,6 +9,7 @@ round trip of the C writer itself is tests/integration/test_record_host.py.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Sequence
@@ -49,11 +50,18 @@ def make_build_dir(out: Path, scenario_paths: Sequence[Path], *, abi: str, arch:
         from rig.image.boards import load_board
         from rig.run.toolchain import compile_program
         compile_program(program.c_source, load_board(arch, target).compile_target, out)
+    # check-log verifies every output the manifest records, the scenario copies included.
+    written = ["program.c", *(f"scenarios/{Path(p).name}" for p in scenario_paths)]
+    if compile_elf:
+        written.append("program.elf")
     manifest = {
         "rig_version": "test", "program_id": program.program_id, "nonce": nonce, "abi": abi,
         "arch": arch, "target": target,
-        "scenarios": [{"index": s.index, "name": s.name, "file": Path(s.file).name,
-                       "steps": s.steps} for s in program.scenarios],
+        "scenarios": [{"index": s.index, "name": s.name,
+                       "file": f"scenarios/{Path(s.file).name}", "steps": s.steps}
+                      for s in program.scenarios],
+        "outputs": {rel: hashlib.sha256((out / rel).read_bytes()).hexdigest()
+                    for rel in written},
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return program

@@ -219,14 +219,20 @@ def test_bad_file_level_input(text: str, message: str) -> None:
     assert str(info.value).startswith(message), str(info.value)
 
 
-def test_duplicate_name_across_files(tmp_path: Path) -> None:
+def test_same_name_in_two_files_is_fine_the_same_file_twice_is_not(tmp_path: Path) -> None:
+    # The contract asks names to be unique only within a file.
     for name in ("one.yaml", "two.yaml"):
         (tmp_path / name).write_text("scenarios:\n  - name: same\n    vmo: {pages: 1}\n"
                                      "    steps: []\n")
+    files = load_many([tmp_path / "one.yaml", tmp_path / "two.yaml"])
+    assert [(f.path, [s.name for s in f.scenarios]) for f in files] == [
+        (str(tmp_path / "one.yaml"), ["same"]), (str(tmp_path / "two.yaml"), ["same"])]
     with pytest.raises(ScenarioError) as info:
-        load_many([tmp_path / "one.yaml", tmp_path / "two.yaml"])
-    assert str(info.value) == (f"{tmp_path}/two.yaml:2: scenario 'same': duplicate scenario name "
-                               f"(also defined at {tmp_path}/one.yaml:2)")
+        load_many([tmp_path / "one.yaml", tmp_path / "two.yaml", tmp_path / ".." /
+                   tmp_path.name / "one.yaml"])
+    assert str(info.value) == (
+        f"{tmp_path}/../{tmp_path.name}/one.yaml: the same scenario file is given twice (also as "
+        f"{tmp_path}/one.yaml); give each file once")
 
 
 def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
