@@ -26,8 +26,8 @@ import pytest
 import yaml
 
 from rig import zx
-from rig.model import PROFILES, predict, validation_problems
-from rig.program.codegen import construction_problems
+from rig.api import scenario_problems
+from rig.model import PROFILES, predict
 from rig.scenario import (
     Handle,
     Scenario,
@@ -374,7 +374,8 @@ def test_directed_huge_scenarios_match_model(driver: Path) -> None:
 
 
 def _problems(file: ScenarioFile) -> list[str]:
-    return [*validation_problems(file), *construction_problems(file)]
+    """What `rig validate` checks beyond the format (blocking steps, construction)."""
+    return scenario_problems(file)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
