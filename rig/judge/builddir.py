@@ -104,7 +104,7 @@ def claim_build_dir(out: Path, *, scenario_dir: str = "scenarios") -> Claim:
         out.mkdir(parents=True, exist_ok=True)
         entries = sorted(p.name for p in out.iterdir())
     except OSError as exc:
-        raise BuildDirError(f"--out {out}: cannot create or list the build directory: "
+        raise BuildDirError(f"--out {out}: cannot create the build directory: "
                             f"{exc.strerror or exc}") from exc
     try:
         if (out / MANIFEST_NAME).is_file():

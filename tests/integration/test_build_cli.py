@@ -211,7 +211,7 @@ def test_build_full_image_puts_our_bootfs_first(tmp_path: Path, cache: Path) -> 
     proc = rig("build", *map(str, files), "--arch", "arm64", "--target", "zircon",
                "--kernel-zbi", str(kzbi), "--out", str(out), "--cache-dir", str(cache))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[:1] == [
+    assert proc.stdout.splitlines()[1:2] == [
         "kernel era: F (found 'userboot.test.next' in the STORAGE_KERNEL item (unpacked, 3020 "
         "bytes) (newest matching marker; facts 3.5 era F: userboot.test.next= alone; "
         ".shutdown removed))"]
@@ -247,9 +247,12 @@ def test_build_without_kernel_or_shim_writes_the_rest(tmp_path: Path, cache: Pat
                "--output", "debug-write")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0] == ("kernel era: unknown (no kernel ZBI given, so no era detection: "
-                        "run-everywhere words (give --kernel-zbi or --kernel-era))")
-    assert lines[2:4] == [
+    assert lines[:2] == [
+        "ABI profile: 2024 (no kernel image given: the default profile (--abi P chooses "
+        "another))",
+        "kernel era: unknown (no kernel ZBI given, so no era detection: run-everywhere words "
+        "(give --kernel-zbi or --kernel-era))"]
+    assert lines[3:5] == [
         "missing: the kernel ZBI (--kernel-zbi or --fuchsia-build-dir), so no image.zbi; "
         "qemu.sh says so and exits 3",
         "missing: the boot shim: the Fuchsia QEMU boot shim (--boot-shim or "
