@@ -253,7 +253,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     out = req.out_dir
     claim = claim_build_dir(out)  # refuses a directory holding files the rig did not write
     claim.will_write(["program.c", "program.elf", "scenarios/", "cmdline.txt", "image.zbi",
-                      "qemu.sh"])
+                      "qemu.sh", *direct_boot.FILES])
     elf = compile_program(program.c_source, board.compile_target, out, cache_dir=req.cache_dir,
                           toolchain=toolchain)
     printer(f"program: {elf.path} ({elf.size} bytes{', from cache' if elf.cached else ''}), "
