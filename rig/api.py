@@ -33,7 +33,7 @@ from rig.judge.manifest import (
     ManifestScenario,
     read_manifest,
 )
-from rig.judge.protocol import parse_log
+from rig.judge.protocol import ParsedLog, iter_log_lines, parse_log
 from rig.model.predict import validation_problems
 from rig.profiles import DEFAULT_PROFILE, get_profile
 from rig.program.codegen import construction_problems, render_program
@@ -361,10 +361,19 @@ def read_scenarios(build_dir: Path, manifest: Manifest | None = None) -> list[Sc
     return load_many(paths)
 
 
-def read_log_lines(path: Path) -> list[bytes]:
-    """:raises LogFileError: the log is missing or unreadable."""
+def parse_log_file(path: Path, nonces: Sequence[str]) -> ParsedLog:
+    """Parse a serial log file, streamed: memory stays well below the log's size.
+
+    :raises LogFileError: the log is missing, unreadable or not a regular file (a FIFO would
+        block, a device like /dev/zero never ends).
+    """
     try:
-        return path.read_bytes().split(b"\n")
+        # stat before open: opening a FIFO for reading blocks until someone writes to it.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise LogFileError(f"{path}: not a regular file; give the serial log as a file "
+                               "(capture a pipe or device to a file first)")
+        with path.open("rb") as f:
+            return parse_log(iter_log_lines(f), nonces=nonces)
     except OSError as exc:
         raise LogFileError(f"{path}: cannot read the serial log: {exc.strerror or exc}") from exc
 
@@ -376,6 +385,5 @@ def check_log(log: Path, build_dir: Path) -> RunVerdict:
     # from a half-finished rebuild): judging it would pass steps the program never ran.
     verify_build_dir(build_dir, manifest, also=[s.file for s in manifest.scenarios])
     files = read_scenarios(build_dir, manifest)
-    lines = read_log_lines(log)
-    parsed = parse_log(lines, nonces=manifest.nonces)
+    parsed = parse_log_file(log, manifest.nonces)
     return compare_run(manifest, files, parsed)

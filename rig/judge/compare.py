@@ -18,7 +18,7 @@ from typing import Any
 from rig import zx
 from rig.errors import InputError
 from rig.judge.manifest import Manifest
-from rig.judge.protocol import AnomalyKind, ParsedLog, Record
+from rig.judge.protocol import AnomalyKind, ParsedLog, Record, ranges_text
 from rig.model.predict import ScenarioPrediction, StepPrediction, predict
 from rig.scenario.loader import Scenario, ScenarioFile, Step
 
@@ -184,9 +184,13 @@ def _observe(record: Record, rngs: Sequence[Record]) -> tuple[Observed, str]:
                 continue
             for k, r in enumerate(rng.ranges):
                 slots.setdefault(at + k, r)
-        lost = [k for k in range(nr) if k not in slots]
-        if lost:
-            missing = f"ranges {lost[0]}..{lost[-1]} of {nr} lost (rng records missing)"
+        # nr is the guest's word (untrusted): the work here follows the records, not nr.
+        if nr > len(slots) or any(k not in slots for k in range(nr)):
+            first = next(k for k in range(len(slots) + 1) if k not in slots)
+            last = nr - 1
+            while last in slots:
+                last -= 1
+            missing = f"ranges {first}..{last} of {nr} lost (rng records missing)"
         else:
             ranges = tuple(slots[k] for k in range(nr))
         if any(k >= nr for k in slots):
@@ -273,17 +277,19 @@ def _compare_step(step: Step, pred: StepPrediction, observed: Observed, profile:
     return base
 
 
-def _span_gaps(g: _ScenarioRecords, parsed: ParsedLog, next_first: int | None) -> list[int]:
-    """Lost sequence numbers inside this scenario's records (sbeg .. send)."""
+def _span_gaps(g: _ScenarioRecords, parsed: ParsedLog,
+               next_first: int | None) -> list[tuple[int, int]]:
+    """Lost sequence numbers inside this scenario's records (sbeg .. send), as ranges."""
     if g.first_seq is None:
         return []
     end = g.send.seq if g.send is not None else (next_first if next_first is not None
                                                   else (g.last_seq or 0) + 1)
-    return [s for s in parsed.missing if g.first_seq < s < end]
+    return [(max(a, g.first_seq + 1), min(b, end - 1)) for a, b in parsed.gaps
+            if a < end and b > g.first_seq]
 
 
 def compare_scenario(scenario: Scenario, prediction: ScenarioPrediction, index: int, file: str,
-                     g: _ScenarioRecords | None, gaps: Sequence[int], *,
+                     g: _ScenarioRecords | None, gaps: Sequence[tuple[int, int]], *,
                      log_complete: bool) -> ScenarioVerdict:
     """Verdict of one scenario from its records (None: the log has none of them)."""
     head = ScenarioVerdict(index, scenario.name, file, Outcome.PASS,
@@ -301,8 +307,8 @@ def compare_scenario(scenario: Scenario, prediction: ScenarioPrediction, index: 
                        reason=f"records of scenario {index} name '{g.sbeg.get('name')}', the "
                               f"build has '{scenario.name}': wrong build directory?")
     if gaps:
-        problems.append(f"{len(gaps)} records lost inside the scenario (seq "
-                        f"{', '.join(map(str, gaps[:8]))}{'...' if len(gaps) > 8 else ''})")
+        lost = sum(b - a + 1 for a, b in gaps)
+        problems.append(f"{lost} records lost inside the scenario (seq {ranges_text(gaps)})")
     if g.send is None:
         problems.append("no send record (" + ("lost" if log_complete else "log ended early")
                         + ")")
@@ -436,14 +442,14 @@ def compare_run(manifest: Manifest, scenario_files: Sequence[ScenarioFile],
     extra = sorted(s for s in groups if s >= len(manifest.scenarios))
     if extra:
         problems.append((Outcome.FAIL, f"records of scenarios {extra} the build does not have"))
-    if parsed.missing:
-        warnings.append(f"{len(parsed.missing)} records dropped in total (seq gaps)")
+    if parsed.gaps:
+        warnings.append(f"{parsed.dropped} records dropped in total (seq gaps)")
     outcome = combine_outcomes([v.outcome for v in verdicts] + [o for o, _ in problems])
     counts = {o.value: sum(1 for v in verdicts if v.outcome is o) for o in Outcome}
     return RunVerdict(outcome=outcome, manifest=manifest, scenarios=tuple(verdicts),
                       problems=tuple(problems), warnings=tuple(warnings),
                       records=len(parsed.records), nonce=parsed.nonce, counts=counts,
-                      dropped=len(parsed.missing))
+                      dropped=parsed.dropped)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 The guest's output is untrusted: :func:`parse_log` never raises on any input. Whatever does not
 fit the protocol becomes an :class:`Anomaly` on the result, with the log line it came from.
+Time and memory grow with the log's size, never with numbers inside it: lost sequence numbers
+are kept as ranges, anomalies past the first few of a kind are only counted, lines without a
+record are kept only at the end of the log, and :func:`iter_log_lines` cuts overlong lines.
 :func:`encode_record` is the Python twin of ``guest/runtime/record.c``, used by tests to build
 logs.
 """
@@ -12,8 +15,10 @@ import binascii
 import enum
 import logging
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 LOG = logging.getLogger(__name__)
 
@@ -23,6 +28,12 @@ MAX_RECORD_BYTES = 200
 NONCE_RE = re.compile(r"^[0-9a-f]{16}$")
 KINDS = frozenset({"hello", "sbeg", "step", "rng", "skip", "err", "send", "bye"})
 RANGES_PER_RECORD = 4
+# Bounds that keep a hostile or huge log cheap (see the module docstring).
+MAX_ANOMALIES_PER_KIND = 20  # listed one by one; the rest of a kind are counted
+MAX_OTHER_LINES = 10_000  # lines without a record kept (the last ones: a crash shows there)
+MAX_OTHER_LINE_CHARS = 1024  # of each, the start (kernel lines are short)
+MAX_LINE_BYTES = 64 * 1024  # iter_log_lines cuts longer lines (a record is at most 200 bytes)
+_MAX_PIECE_CHARS = 4 * 1024  # a candidate record is matched on at most this much of its text
 
 # One record: prefix, nonce, seq, kind, fields, CRC. Trailing bytes after the CRC (a CR, another
 # console's text run into the line) are ignored; the CRC covers everything before '~'.
@@ -93,11 +104,18 @@ class ParsedLog:
     nonce: str | None  # the nonce whose records were taken (None: no record found)
     records: tuple[Record, ...]  # unique sequence numbers, sorted by seq
     anomalies: tuple[Anomaly, ...]
-    missing: tuple[int, ...]  # sequence numbers never seen, below the highest seen
+    # Sequence numbers never seen below the highest seen, as (first, last) ranges, inclusive.
+    gaps: tuple[tuple[int, int], ...]
     foreign: int  # records with another nonce
-    # Lines without a good record (kernel output, garbled records), with line numbers.
+    # The last MAX_OTHER_LINES lines without a good record (kernel output, garbled records),
+    # each cut to MAX_OTHER_LINE_CHARS, with line numbers.
     other_lines: tuple[tuple[int, str], ...] = field(repr=False, default=())
     line_count: int = 0
+
+    @property
+    def dropped(self) -> int:
+        """How many sequence numbers were never seen."""
+        return sum(last - first + 1 for first, last in self.gaps)
 
     @property
     def hello(self) -> Record | None:
@@ -175,8 +193,29 @@ def _candidates(text: str) -> list[str]:
     return pieces
 
 
+class _Anomalies:
+    """Anomalies, the first MAX_ANOMALIES_PER_KIND of each kind in full, the rest counted."""
+
+    def __init__(self) -> None:
+        self.listed: list[Anomaly] = []
+        self.counts: dict[AnomalyKind, int] = {}
+
+    def append(self, anomaly: Anomaly) -> None:
+        n = self.counts.get(anomaly.kind, 0)
+        self.counts[anomaly.kind] = n + 1
+        if n < MAX_ANOMALIES_PER_KIND:
+            self.listed.append(anomaly)
+
+    def result(self) -> tuple[Anomaly, ...]:
+        more = [Anomaly(kind, f"{n - MAX_ANOMALIES_PER_KIND} more {kind.value} anomalies not "
+                              f"listed ({n} in all)")
+                for kind, n in self.counts.items() if n > MAX_ANOMALIES_PER_KIND]
+        return (*self.listed, *more)
+
+
 def _parse_candidate(piece: str, line_no: int,
-                     anomalies: list[Anomaly]) -> Record | None:
+                     anomalies: _Anomalies) -> Record | None:
+    piece = piece[:_MAX_PIECE_CHARS]
     m = _RECORD_RE.match(piece)
     if m is None:
         anomalies.append(Anomaly(AnomalyKind.CORRUPT, f"garbled record {piece[:80]!r}",
@@ -232,17 +271,58 @@ def _parse_candidate(piece: str, line_no: int,
                   fields=tuple(fields), ranges=tuple(ranges), text=record_text)
 
 
-def _ranges_text(seqs: Sequence[int]) -> str:
-    """[3, 4, 5, 9] -> '3-5, 9'."""
-    out: list[str] = []
-    i = 0
-    while i < len(seqs):
-        j = i
-        while j + 1 < len(seqs) and seqs[j + 1] == seqs[j] + 1:
-            j += 1
-        out.append(str(seqs[i]) if i == j else f"{seqs[i]}-{seqs[j]}")
-        i = j + 1
+def ranges_text(gaps: Sequence[tuple[int, int]], most: int = 8) -> str:
+    """[(3, 5), (9, 9)] -> '3-5, 9' (the first ``most`` ranges, then how many more)."""
+    out = [str(a) if a == b else f"{a}-{b}" for a, b in gaps[:most]]
+    if len(gaps) > most:
+        out.append(f"... ({len(gaps) - most} more ranges)")
     return ", ".join(out)
+
+
+def gaps_of(seqs: Iterable[int]) -> tuple[tuple[int, int], ...]:
+    """The ranges of numbers from 0 to the highest of ``seqs`` that are not in it."""
+    gaps: list[tuple[int, int]] = []
+    expected = 0
+    for seq in sorted(set(seqs)):
+        if seq > expected:
+            gaps.append((expected, seq - 1))
+        expected = seq + 1
+    return tuple(gaps)
+
+
+def iter_log_lines(stream: BinaryIO, *, max_line_bytes: int = MAX_LINE_BYTES,
+                   chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """The lines of a binary stream, read in chunks: memory stays bounded whatever the log.
+
+    A line longer than ``max_line_bytes`` is cut into pieces of at most that size; a cut
+    falls before the last record prefix of the piece when one starts near its end, so a record
+    is not split (one longer than a piece is garbled anyway).
+    """
+    prefix = PREFIX.encode()
+
+    def cut(line: bytes) -> Iterator[bytes]:
+        while len(line) > max_line_bytes:
+            at = line.rfind(prefix, max_line_bytes - 2 * MAX_RECORD_BYTES, max_line_bytes)
+            at = at if at > 0 else max_line_bytes
+            yield line[:at]
+            line = line[at:]
+        yield line
+
+    pending = b""
+    while True:
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            break
+        pending += chunk
+        lines = pending.split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            yield from cut(line)
+        if len(pending) > max_line_bytes:  # keep only an unfinished piece
+            *done, pending = cut(pending)
+            yield from done
+    if pending:
+        yield from cut(pending)
 
 
 def parse_log(lines: Iterable[str | bytes], *, nonces: Collection[str]) -> ParsedLog:
@@ -253,9 +333,9 @@ def parse_log(lines: Iterable[str | bytes], *, nonces: Collection[str]) -> Parse
     every other record counts as foreign. Never raises on any log content.
     """
     wanted = [n for n in nonces if isinstance(n, str) and NONCE_RE.match(n)]
-    anomalies: list[Anomaly] = []
+    anomalies = _Anomalies()
     candidates: list[Record] = []
-    other: list[tuple[int, str]] = []
+    other: deque[tuple[int, str]] = deque(maxlen=MAX_OTHER_LINES)
     line_count = 0
     for line_no, raw in enumerate(lines, start=1):
         line_count = line_no
@@ -268,7 +348,7 @@ def parse_log(lines: Iterable[str | bytes], *, nonces: Collection[str]) -> Parse
                 found = True
         if not found:
             # Kept for crash detection; a garbled record's line may still carry kernel text.
-            other.append((line_no, text))
+            other.append((line_no, text[:MAX_OTHER_LINE_CHARS]))
     by_nonce: dict[str, int] = {}
     for record in candidates:
         by_nonce[record.nonce] = by_nonce.get(record.nonce, 0) + 1
@@ -302,13 +382,14 @@ def parse_log(lines: Iterable[str | bytes], *, nonces: Collection[str]) -> Parse
         highest = max(highest, record.seq)
         if record.kind == "bye" and bye_seq is None:
             bye_seq = record.seq
-    missing = tuple(s for s in range(highest + 1) if s not in accepted)
-    if missing:
+    gaps = gaps_of(accepted)
+    if gaps:
+        dropped = sum(b - a + 1 for a, b in gaps)
         anomalies.append(Anomaly(AnomalyKind.GAP,
-                                 f"{len(missing)} records dropped: seq {_ranges_text(missing)}",
-                                 None, missing))
+                                 f"{dropped} records dropped: seq {ranges_text(gaps)}"))
     records = tuple(accepted[s] for s in sorted(accepted))
+    result = anomalies.result()
     LOG.debug("parsed %d lines: %d records for nonce %s, %d anomalies", line_count,
-              len(records), chosen, len(anomalies))
-    return ParsedLog(nonce=chosen, records=records, anomalies=tuple(anomalies), missing=missing,
+              len(records), chosen, len(result))
+    return ParsedLog(nonce=chosen, records=records, anomalies=result, gaps=gaps,
                      foreign=foreign, other_lines=tuple(other), line_count=line_count)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,19 @@ def test_build_runs_the_checks_validate_runs(tmp_path: Path) -> None:
     assert proc.stderr.startswith(
         f"rig build: error: {tmp_path}/s.yaml:5: scenario 'a': step 0 (write): would block")
     assert not (tmp_path / "out").exists()
+
+
+GOLDEN_BUILD = Path(__file__).resolve().parents[1] / "data" / "logs" / "checklog-build"
+
+
+def test_check_log_refuses_logs_that_are_not_regular_files(tmp_path: Path) -> None:
+    # A FIFO used to hang check-log, /dev/zero to end in MemoryError.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for log in (fifo, Path("/dev/zero")):
+        proc = subprocess.run([sys.executable, "-m", "rig", "check-log", str(log), "--build",
+                               str(GOLDEN_BUILD)], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60, check=False)
+        assert (proc.returncode, proc.stderr) == (
+            2, f"rig check-log: error: {log}: not a regular file; give the serial log as a "
+               "file (capture a pipe or device to a file first)\n")
