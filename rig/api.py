@@ -8,25 +8,45 @@ directory (docs/design.md): program.c, program.elf, scenarios/*.yaml, cmdline.tx
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import json
 import logging
+import os
 import secrets
 import shlex
 import shutil
 import stat
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from rig import __version__, resources
-from rig.errors import ImageError, InputError, ScenarioError
+from rig.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_OK,
+    EXIT_TEST_FAILED,
+    ImageError,
+    InputError,
+    ScenarioError,
+)
 from rig.image import assemble as image
 from rig.image import boards, cmdline, direct_boot, zbi
 from rig.image.abi_auto import AUTO, ProfileChoice, choose_profile
 from rig.image.fuchsia_build import find_build_inputs
 from rig.image.sim_kernel import sim_boot_for
+from rig.judge.boot import end_boot, find_crash
 from rig.judge.builddir import claim_build_dir, finish_build_dir, verify_build_dir
-from rig.judge.compare import RunVerdict, compare_run
+from rig.judge.compare import (
+    Outcome,
+    RunVerdict,
+    ScenarioVerdict,
+    combine_outcomes,
+    compare_run,
+)
 from rig.judge.manifest import (
     BuildDirError,
     Manifest,
@@ -38,6 +58,15 @@ from rig.model.predict import validation_problems
 from rig.profiles import DEFAULT_PROFILE, get_profile
 from rig.program.codegen import construction_problems, render_program
 from rig.run import process
+from rig.run.runner import (
+    KERNEL_TIMEOUTS,
+    SIM_TIMEOUTS,
+    ArchRun,
+    Event,
+    Journal,
+    run_arch,
+    timeout_scale,
+)
 from rig.run.sim_build import build_sim
 from rig.run.toolchain import compile_program, find_toolchain
 from rig.scenario.loader import ScenarioFile, load_many
@@ -386,4 +415,209 @@ def check_log(log: Path, build_dir: Path) -> RunVerdict:
     verify_build_dir(build_dir, manifest, also=[s.file for s in manifest.scenarios])
     files = read_scenarios(build_dir, manifest)
     parsed = parse_log_file(log, manifest.nonces)
-    return compare_run(manifest, files, parsed)
+    verdict = compare_run(manifest, files, parsed)
+    # The same crash table as a live run; no hang without live timing, and a log that just
+    # stops leaves the scenario running then INCOMPLETE.
+    crash, _ = find_crash((n, raw.decode("utf-8", "replace").rstrip("\r")
+                           if isinstance(raw, bytes) else str(raw).rstrip("\r"))
+                          for n, raw in parsed.other_lines)  # streamed: the lines kept
+    start = (parsed.hello.number("start") or 0) if parsed.hello is not None else 0
+    return end_boot(verdict, parsed, crash, start=start).verdict
+
+
+# ---- Build, boot and judge (`rig run`) --------------------------------------------------------
+
+RUN_SCHEMA = "rig.run/1"
+TARGET_CHOICES = ("auto", "sim", "zircon")
+ACCEL_CHOICES = ("tcg", "kvm", "auto")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenario_paths: tuple[Path, ...]
+    arches: tuple[str, ...]
+    out_dir: Path
+    target: str = "auto"
+    abi: str = "auto"
+    kernel_zbis: tuple[Path, ...] = ()  # each kernel's arch is read from its kernel item
+    boot_shims: Mapping[str, Path] = field(default_factory=dict)  # arch -> shim
+    fuchsia_build_dir: Path | None = None
+    accel: str = "tcg"
+    jobs: int | None = None
+    timeout_scale: float = 1.0
+    max_boots: int = 8
+    cmdline_extra: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    result: dict[str, Any]
+    exit_status: int
+
+
+def kernel_arch(path: Path) -> str:
+    """The arch whose boards take this kernel ZBI's kernel item.
+
+    :raises ImageError: unreadable, malformed, or a kernel no board takes.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageError(f"--kernel-zbi {path}: cannot read: {exc}") from exc
+    item = zbi.require_kernel(zbi.read_zbi(data, source=str(path)), source=str(path))
+    for arch, target in boards.available_boards():
+        board = boards.load_board(arch, target)
+        if board.kernel_item_type == item.type and board.boot_kernel == "boot-shim":
+            return arch
+    raise ImageError(f"--kernel-zbi {path}: kernel item {item.type_name}: no board boots it")
+
+
+def _plan_arch(req: RunRequest, arch: str, kernels: Mapping[str, Path]
+               ) -> tuple[str, str, str]:
+    """(target, abi, why) for one arch."""
+    has_kernel = arch in kernels or req.fuchsia_build_dir is not None
+    if req.target == "auto":
+        target = "zircon" if has_kernel else "sim"
+        why = ("a kernel was given for it" if arch in kernels else
+               "--fuchsia-build-dir was given" if has_kernel else
+               "no kernel given for it: the rig's own SIMULATED kernel")
+    else:
+        target, why = req.target, "--target given"
+    if req.abi != "auto":
+        return target, req.abi, f"{why}; profile {req.abi}: --abi given"
+    return target, DEFAULT_PROFILE, (f"{why}; profile {DEFAULT_PROFILE}: the default "
+                                     "(give --abi to choose)")
+
+
+def _choose_accel(req: RunRequest, target: str) -> tuple[str, str]:
+    if req.accel != "auto":
+        return req.accel, "--accel given"
+    usable = os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
+    if not usable:
+        return "tcg", "auto: /dev/kvm is not usable"
+    if target == "sim":
+        # Measured here: a small guest boots faster under TCG than under nested KVM.
+        return "tcg", "auto: the sim is a small guest, faster under TCG than nested KVM"
+    return "kvm", "auto: /dev/kvm is usable and a real kernel boots faster under KVM"
+
+
+def _scenario_json(sv: ScenarioVerdict | None, entry: ManifestScenario) -> dict[str, Any]:
+    if sv is None:
+        return {"name": entry.name, "file": entry.file, "outcome": "INCOMPLETE", "steps": []}
+    return {"index": sv.index, "name": sv.name, "file": sv.file, "where": sv.where,
+            "outcome": sv.outcome.value, "reason": sv.reason,
+            "steps": [{"index": st.index, "op": st.op, "outcome": st.outcome.value,
+                       "where": st.where, "reason": st.reason,
+                       "diffs": [{"field": d.field, "expected": repr(d.expected),
+                                  "actual": repr(d.actual)} for d in st.diffs]}
+                      for st in sv.steps]}
+
+
+def _arch_json(arch_run: ArchRun, manifest: Manifest) -> dict[str, Any]:
+    scenarios = [_scenario_json(sv, entry)
+                 for sv, entry in zip(arch_run.scenarios, manifest.scenarios, strict=True)]
+    outcomes = [Outcome(s["outcome"]) for s in scenarios]
+    return {"arch": arch_run.arch, "target": arch_run.target, "simulated": arch_run.simulated,
+            "abi": arch_run.abi, "abi_reason": arch_run.abi_reason, "accel": arch_run.accel,
+            "kernel": arch_run.kernel, "build": str(arch_run.build_dir),
+            "outcome": combine_outcomes(outcomes).value,
+            "counts": {o.value: outcomes.count(o) for o in Outcome},
+            "qemu_s": round(arch_run.qemu_s, 3),
+            "boots": [b.to_json() for b in arch_run.boots],
+            "scenarios": scenarios}
+
+
+def _exit_status(outcome: Outcome) -> int:
+    if outcome in (Outcome.PASS, Outcome.SKIP):
+        return EXIT_OK
+    if outcome is Outcome.INFRA:
+        return EXIT_ENVIRONMENT
+    return EXIT_TEST_FAILED
+
+
+def run(req: RunRequest, *, printer: Printer = null_printer,
+        on_event: Event | None = None, stop: threading.Event | None = None) -> RunResult:
+    """Build, boot and judge every arch of ``req``; writes the run directory (docs/runner.md).
+
+    :raises InputError: bad scenarios, kernels or options (before anything boots).
+    """
+    stop = stop or threading.Event()
+    on_event = on_event or (lambda *_: None)
+    kernels: dict[str, Path] = {}
+    for path in req.kernel_zbis:
+        arch = kernel_arch(path)
+        if arch in kernels:
+            raise InputError(f"--kernel-zbi: two kernels for {arch}: {kernels[arch]} and {path}")
+        kernels[arch] = path
+    out = req.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    journal = Journal(out / "journal.jsonl")
+    journal.write("start", arches=list(req.arches), argv_target=req.target)
+    plans = {}
+    for arch in req.arches:
+        target, abi, why = _plan_arch(req, arch, kernels)
+        accel, accel_why = _choose_accel(req, target)
+        printer(f"{arch}: target {target}, profile {abi} ({why}); accel {accel} ({accel_why})")
+        plans[arch] = (target, abi, why, accel)
+
+    def one(arch: str) -> tuple[ArchRun, Manifest]:
+        target, abi, why, accel = plans[arch]
+        built = build(BuildRequest(
+            scenario_paths=req.scenario_paths, arch=arch, target=target,
+            out_dir=out / arch / "build", abi=abi, kernel_zbi=kernels.get(arch),
+            boot_shim=req.boot_shims.get(arch), fuchsia_build_dir=req.fuchsia_build_dir,
+            cmdline_extra=req.cmdline_extra, cache_dir=req.cache_dir),
+            printer=lambda text: printer(f"{arch}: {text}"))
+        manifest = built.manifest
+        files = load_many(sorted((built.out_dir / "scenarios").glob("*.yaml")))
+        arch_run = ArchRun(arch=arch, target=target, simulated=manifest.simulated, abi=abi,
+                           abi_reason=why, accel=accel, build_dir=built.out_dir)
+        if built.missing:
+            arch_run.infra = "cannot boot: " + "; ".join(built.missing)
+            arch_run.scenarios = [ScenarioVerdict(e.index, e.name, e.file, Outcome.INFRA,
+                                                  arch_run.infra) for e in manifest.scenarios]
+            return arch_run, manifest
+        board = boards.load_board(arch, target)
+        base = SIM_TIMEOUTS if manifest.simulated else KERNEL_TIMEOUTS
+        scale = timeout_scale(accel=accel, user_scale=req.timeout_scale,
+                              guests=min(jobs, len(req.arches)) * board.smp)
+        run_arch(arch_run, manifest, files, out, timeouts=base.scaled(scale),
+                 max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event)
+        return arch_run, manifest
+
+    cores = os.cpu_count() or 1
+    widest = max((boards.load_board(a, plans[a][0]).smp for a in req.arches), default=1)
+    # Never more guest vCPUs than cores: two 2-CPU TCG guests on 2 cores give false hangs.
+    jobs = req.jobs or max(1, cores // widest)
+    results: dict[str, tuple[ArchRun, Manifest]] = {}
+    errors: list[BaseException] = []
+    started = time.monotonic()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(one, arch): arch for arch in req.arches}
+        for fut in concurrent.futures.as_completed(futures):
+            try:
+                results[futures[fut]] = fut.result()
+            except Exception as exc:  # noqa: BLE001 - re-raised after the others end
+                stop.set()
+                errors.append(exc)
+    except BaseException:
+        stop.set()  # SIGINT/SIGTERM: every worker stops its guest within a poll interval
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        arches = [_arch_json(*results[a]) for a in req.arches if a in results]
+        outcome = combine_outcomes([Outcome(a["outcome"]) for a in arches] or [Outcome.INFRA])
+        if stop.is_set() and not errors:
+            outcome = combine_outcomes([outcome, Outcome.INCOMPLETE])
+        result = {"schema": RUN_SCHEMA, "rig_version": __version__,
+                  "outcome": outcome.value, "exit_status": _exit_status(outcome),
+                  "interrupted": stop.is_set() and not errors,
+                  "wall_s": round(time.monotonic() - started, 3), "arches": arches}
+        (out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+        journal.write("end", outcome=outcome.value)
+    if errors:
+        raise errors[0]
+    return RunResult(out, result, _exit_status(outcome))

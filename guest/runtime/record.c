@@ -148,6 +148,19 @@ static int is_nonce(const char* s) {
   return s[NONCE_LEN] == '\0';
 }
 
+uint32_t rig_start_scenario(void) {
+  // rig.start=<k>: the runner's reboot after a crash or hang in scenario k-1 resumes here.
+  // Anything but a plain decimal below 10^8 counts as absent: run every scenario.
+  const char* s = rig_env_get("rig.start");
+  uint32_t k = 0;
+  if (s == 0 || *s == '\0') return 0;
+  for (; *s != '\0'; ++s) {
+    if (*s < '0' || *s > '9' || k >= 10000000u) return 0;
+    k = k * 10u + (uint32_t)(*s - '0');
+  }
+  return k;
+}
+
 void rig_record_hello(const char* builtin_id, uint32_t scenarios) {
   const char* from_cmdline = rig_env_get("rig.nonce");
   const char* src = "cmdline";
@@ -171,6 +184,8 @@ void rig_record_hello(const char* builtin_id, uint32_t scenarios) {
   rec_field_u(&r, "page", info ? info->page_size : 0);
   rec_field_u(&r, "scenarios", scenarios);
   rec_field_str(&r, "vdso", (info && info->vdso) ? info->vdso : "unknown");
+  uint32_t start = rig_start_scenario();
+  if (start != 0) rec_field_u(&r, "start", start);
   rec_end(&r);
 }
 

@@ -145,3 +145,19 @@ def extract_image(data: bytes, *, source: str = "<zbi>") -> dict[str, bytes]:
             for f in bootfs.read_bootfs(payload, source=f"{source} item {index}"):
                 out[f"{stem}/{f.name}"] = f.data
     return out
+
+
+def with_cmdline(image: bytes, cmdline: Sequence[str], *, source: str = "<image>") -> bytes:
+    """The same image with its last CMDLINE item (the one `assemble_image` appended) replaced.
+
+    The runner's reboots use it: a fresh nonce and `rig.start=<k>` without rebuilding.
+
+    :raises ImageError: the image is malformed or has no CMDLINE item.
+    """
+    items = list(zbi.read_zbi(image, source=source).items)
+    last = max((i for i, item in enumerate(items) if item.type == zbi.TYPE_CMDLINE),
+               default=None)
+    if last is None:
+        raise ImageError(f"{source}: no CMDLINE item to replace; rebuild with `rig build`")
+    items[last] = zbi.cmdline_item(" ".join(cmdline))
+    return zbi.write_zbi(items)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,3 +254,28 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
     words.append(f"rig.nonce={nonce}")
     words += list(extra)
     return tuple(words)
+
+
+def reboot_cmdline(words: Sequence[str], *, old_nonce: str, new_nonce: str,
+                   start: int) -> tuple[str, ...]:
+    """The build's command line for another boot of the same program: a fresh nonce (so no
+    record of an earlier boot is ever taken for this one) and ``rig.start=<start>``.
+
+    Both reach the program the way ``rig.nonce`` did in the build's era: inside the userboot
+    program word as ``+`` arguments (eras D on) and as plain words (the environ of eras A-C).
+    """
+    if not NONCE_RE.match(new_nonce):
+        raise InputError(f"nonce {new_nonce!r}: wanted 16 lowercase hex digits")
+    out = []
+    for word in words:
+        if word.startswith("rig.start=") or "+rig.start=" in word:
+            word = re.sub(r"\+rig\.start=\d*", "", word)
+            if word.startswith("rig.start="):
+                continue
+        word = word.replace(f"rig.nonce={old_nonce}", f"rig.nonce={new_nonce}")
+        if f"+rig.nonce={new_nonce}" in word and start:
+            word += f"+rig.start={start}"
+        out.append(word)
+    if start:
+        out.append(f"rig.start={start}")
+    return tuple(out)

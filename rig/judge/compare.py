@@ -32,17 +32,23 @@ FIELDS = ("status", "actual", "avail", "ranges", "calls", "modified")
 
 class Outcome(enum.Enum):
     PASS = "PASS"
-    FAIL = "FAIL"
-    SKIP = "SKIP"
-    INCOMPLETE = "INCOMPLETE"
+    FAIL = "FAIL"  # a result differs from the model (or the scenario's expect:)
+    SKIP = "SKIP"  # the syscall is not in this kernel's vDSO
+    INCOMPLETE = "INCOMPLETE"  # records missing or damaged, or a log that just stops
+    CRASH = "CRASH"  # a crash signature (rig.judge.crash) while the scenario ran
+    HANG = "HANG"  # live timing only: the guest went silent while the scenario ran
+    INFRA = "INFRA"  # QEMU or the toolchain failed: no verdict about the kernel
 
 
-# Most severe first: a combination takes the first outcome present.
-_PRECEDENCE = (Outcome.FAIL, Outcome.INCOMPLETE, Outcome.SKIP, Outcome.PASS)
+# Most severe first: a combination takes the first outcome present. A kernel finding (crash,
+# hang, wrong result, lost records) outranks our own trouble (INFRA), which outranks a skip.
+_PRECEDENCE = (Outcome.CRASH, Outcome.HANG, Outcome.FAIL, Outcome.INCOMPLETE, Outcome.INFRA,
+               Outcome.SKIP, Outcome.PASS)
 
 
 def combine_outcomes(outcomes: Iterable[Outcome]) -> Outcome:
-    """The one place outcome precedence lives: FAIL > INCOMPLETE > SKIP > PASS.
+    """The one place outcome precedence lives: CRASH > HANG > FAIL > INCOMPLETE > INFRA > SKIP
+    > PASS.
 
     A scenario with any failed step failed; else one with any record missing is incomplete
     (never a pass); else one with a skipped step is skipped (its query never ran); else it

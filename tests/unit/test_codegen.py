@@ -71,14 +71,17 @@ def test_rendered_program_structure() -> None:
     again = render_program(load_many([ALL_STEPS]), abi="2024", arch="arm64", target="zircon")
     assert again == program
     assert str(DATA) not in program.c_source
-    # hello first, bye last, every scenario function called in order between them.
+    # hello first, bye last, every scenario function called in order between them, each from
+    # rig.start=<k> on (the runner's reboot after a crash resumes at k).
     main = program.c_source.split("int rig_program_main(void) {", 1)[1]
-    assert [line.strip() for line in main.strip().splitlines()] == [
+    assert [line.strip() for line in main.strip().splitlines()
+            if not line.strip().startswith("//")] == [
+        "uint32_t start = rig_start_scenario();",
         "rig_record_hello(RIG_PROGRAM_ID, RIG_SCENARIO_COUNT);",
-        "scenario_0_cg_write_then_query();",
-        "scenario_1_cg_ops();",
-        "scenario_2_cg_trap_dirty();",
-        "scenario_3_cg_handles();",
+        "if (start <= 0u) scenario_0_cg_write_then_query();",
+        "if (start <= 1u) scenario_1_cg_ops();",
+        "if (start <= 2u) scenario_2_cg_trap_dirty();",
+        "if (start <= 3u) scenario_3_cg_handles();",
         "rig_record_bye(RIG_SCENARIO_COUNT);",
         "return 0;",
         "}",

@@ -118,7 +118,8 @@ def test_passing_run() -> None:
         StepVerdict(2, "query", "suite.yaml:7", Outcome.PASS,
                     observed=Observed(status=0, actual=1, avail=1, ranges=((P, P, 0),))),
     ))
-    assert dict(v.counts) == {"PASS": 2, "FAIL": 0, "SKIP": 0, "INCOMPLETE": 0}
+    assert dict(v.counts) == {"PASS": 2, "FAIL": 0, "SKIP": 0, "INCOMPLETE": 0,
+                             "CRASH": 0, "HANG": 0, "INFRA": 0}
 
 
 def test_wrong_values_name_expected_actual_and_source() -> None:
@@ -373,7 +374,8 @@ what the model predicts, step by step, for the scenarios that did not pass:
     }
     assert {k: j[k] for k in ("outcome", "ok", "counts", "problems")} == {
         "outcome": "FAIL", "ok": False,
-        "counts": {"PASS": 0, "FAIL": 1, "SKIP": 0, "INCOMPLETE": 1}, "problems": []}
+        "counts": {"PASS": 0, "FAIL": 1, "SKIP": 0, "INCOMPLETE": 1, "CRASH": 0, "HANG": 0,
+                   "INFRA": 0}, "problems": []}
 
 
 # ---------------------------------------------------------------------------------------------

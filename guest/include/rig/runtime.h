@@ -29,6 +29,10 @@ void rig_output_write(const char* buf, size_t len);
 // "key=" by userboot) returns "".
 const char* rig_env_get(const char* key);
 
+// The first scenario to run: `rig.start=<k>` (read like rig_env_get), or 0. The runner passes it
+// when it reboots after a crash or hang, so one ELF serves every boot of a run.
+uint32_t rig_start_scenario(void);
+
 // Facts about this boot, for the hello record.
 typedef struct rig_runtime_info {
   const char* output;      // "debuglog", "debuglog-new" or "debug-write"
