@@ -34,6 +34,7 @@ class SimPlan:
     image: str  # the file QEMU boots and the kernel item's payload
     elf: str
     kernel_item_type: int
+    payload_offset: int  # the kernel item's payload is image[payload_offset:]
     inputs: tuple[Path, ...]  # every file the build reads (for the cache key)
 
 
@@ -113,14 +114,20 @@ def plan_sim_build(desc: Mapping[str, Any], arch: str, *, guest_dir: Path, out_d
     if item not in kernel_types:
         raise BoardError(f"{where}: arches.{arch}.kernel_item.type {item!r}: wanted one of "
                          f"{sorted(kernel_types)}")
+    offset = a["kernel_item"].get("payload_offset", 0)
+    if not isinstance(offset, int) or offset < 0:
+        raise BoardError(f"{where}: arches.{arch}.kernel_item.payload_offset must be a "
+                         f"non-negative integer, found {offset!r}")
     return SimPlan(arch=arch, steps=tuple(steps), image=image, elf=elf,
-                   kernel_item_type=kernel_types[item], inputs=tuple(dict.fromkeys(inputs)))
+                   kernel_item_type=kernel_types[item], payload_offset=offset,
+                   inputs=tuple(dict.fromkeys(inputs)))
 
 
-def sim_kernel_zbi(image: bytes, kernel_item_type: int) -> bytes:
-    """A kernel ZBI holding only the sim: its image is the kernel item's payload (the image
-    starts with zbi_kernel_t, written by its linker script)."""
-    return zbi.write_zbi([zbi.make_item(kernel_item_type, image)])
+def sim_kernel_zbi(image: bytes, kernel_item_type: int, payload_offset: int = 0) -> bytes:
+    """A kernel ZBI holding only the sim: ``image[payload_offset:]`` is the kernel item's
+    payload, starting with zbi_kernel_t (written by the sim's linker script; on arm64 a Linux
+    Image header comes first in the file QEMU's -kernel boots)."""
+    return zbi.write_zbi([zbi.make_item(kernel_item_type, image[payload_offset:])])
 
 
 PROFILES_FILE = Path("sim") / "profiles.yaml"

@@ -68,7 +68,8 @@ def build_sim(arch: str, toolchain: Toolchain, *, cache_dir: Path | None = None,
     out = cache_root / f"{arch}-{key}"
     image = out / probe.image
     if image.is_file():
-        return SimKernel(arch, image, sim_kernel_zbi(image.read_bytes(), probe.kernel_item_type),
+        return SimKernel(arch, image, sim_kernel_zbi(image.read_bytes(), probe.kernel_item_type,
+                                                probe.payload_offset),
                          cached=True, key=key)
     tmp = cache_root / f".{arch}-{key}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -85,5 +86,6 @@ def build_sim(arch: str, toolchain: Toolchain, *, cache_dir: Path | None = None,
     tmp.rename(out)  # complete builds only: a failed one never becomes a cache entry
     LOG.info("built the sim for %s in %s", arch, out)
     image = out / plan.image
-    return SimKernel(arch, image, sim_kernel_zbi(image.read_bytes(), plan.kernel_item_type),
+    return SimKernel(arch, image, sim_kernel_zbi(image.read_bytes(), plan.kernel_item_type,
+                                            plan.payload_offset),
                      cached=False, key=key)

@@ -347,7 +347,8 @@ def test_zbi_extract_writes_what_went_in(tmp_path: Path, cache: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--target", "sim"], "rig build: error: --target sim: the sim kernel cannot be built yet"),
+    (["--target", "sim", "--kernel-zbi", "{arm}"],
+     "rig build: error: --target sim boots the rig's own simulated kernel: give no --kernel-zbi"),
     (["--target", "zircon", "--kernel-zbi", "{arm}"],
      "rig build: error: {arm}: kernel item is KERNEL_ARM64, wanted KERNEL_X64 for this arch"),
     (["--target", "zircon", "--kernel-zbi", "{junk}"],
