@@ -231,16 +231,101 @@ class _Ctx:
         return ScenarioError(": ".join(parts) + ": " + what)
 
 
+# The C loader when PyYAML has it: several times faster on large files.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_RESOLVER = yaml.resolver.Resolver()
+_TAG = "tag:yaml.org,2002:"
+# Scalars are built by their tag's constructor alone: construct_object would remember every
+# node it ever built (a module-level cache that outlived each call), and _check_tree has made
+# sure only the implicit tags of the YAML core schema occur.
+_SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str",
+                                            "timestamp"))
+_NOT_SCALAR = object()
+MAX_DEPTH = 32  # nesting of lists and mappings (a scenario file needs 6)
+MAX_NODES = 1_000_000  # nodes once aliases are expanded (billion laughs)
+MAX_SHOWN_CHARS = 60  # of a value quoted in a message
 
 
 def _scalar(node: yaml.Node) -> object:
-    """Resolve a scalar node to a Python value with the safe loader's rules.
+    """A scalar node as a Python value with the safe loader's rules (``_NOT_SCALAR`` for a
+    list or mapping).
 
     (Constructing the node directly also handles an empty value, `key:` with nothing after it,
     which a serialize/load round trip cannot.)
     """
-    return _CONSTRUCTOR.construct_object(node, deep=True)
+    if not isinstance(node, yaml.ScalarNode) or node.tag not in _SCALAR_TAGS:
+        return _NOT_SCALAR
+    constructor = _CONSTRUCTOR.yaml_constructors[node.tag]
+    return constructor(_CONSTRUCTOR, node)
+
+
+def _show(value: object) -> str:
+    """``repr(value)`` cut to MAX_SHOWN_CHARS: a message never grows with the input."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN_CHARS else text[:MAX_SHOWN_CHARS] + "...'"
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_tree(root: yaml.Node, path: str) -> None:
+    """Refuse what the loader does not take, before anything is built from the nodes: explicit
+    tags (`!foo`, `!!int abc`), merge keys (`<<: *v`), non-scalar mapping keys, recursive
+    aliases, nesting deeper than MAX_DEPTH and aliases expanding to more than MAX_NODES nodes.
+    Iterative, and each node is checked once however often aliases repeat it.
+
+    :raises ScenarioError: naming the file, line and what to do instead.
+    """
+    def fail(node: yaml.Node, what: str) -> ScenarioError:
+        return ScenarioError(f"{path}:{node.start_mark.line + 1}: {what}")
+
+    size: dict[int, int] = {}  # node id -> nodes under it, aliases expanded
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            if size[key] > MAX_NODES:
+                raise fail(node, f"aliases expand this to more than {MAX_NODES} nodes; write "
+                                 "the scenarios out")
+            continue
+        if key in size:
+            continue  # an alias of a node already checked
+        if key in on_path:
+            raise fail(node, "a recursive alias (a node that contains itself); YAML aliases "
+                             "may only repeat finished nodes")
+        if depth > MAX_DEPTH:
+            raise fail(node, f"nested more than {MAX_DEPTH} deep")
+        if isinstance(node, yaml.ScalarNode):
+            plain = node.style in (None, "")
+            # PyYAML's resolver is untyped.
+            implicit = _RESOLVER.resolve(  # type: ignore[no-untyped-call]
+                yaml.ScalarNode, node.value, (plain, not plain))
+            if node.tag == _TAG + "merge":
+                raise fail(node, "YAML merge keys (<<) are not supported: write the keys out")
+            if node.tag != implicit:
+                raise fail(node, f"explicit YAML tag {_show(node.tag)} is not supported: "
+                                 "write the plain value")
+        elif node.tag not in (_TAG + "seq", _TAG + "map"):
+            raise fail(node, f"explicit YAML tag {_show(node.tag)} is not supported")
+        if isinstance(node, yaml.MappingNode):
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise fail(key_node, "a mapping key must be a plain word, found "
+                                         f"{_kind(key_node)}")
+        on_path.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children)
 
 
 def _mapping(ctx: _Ctx, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -250,7 +335,7 @@ def _mapping(ctx: _Ctx, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node
     for key_node, value_node in node.value:
         key = _scalar(key_node)
         if not isinstance(key, str):
-            raise ctx.error(key_node, f"{what}: keys must be strings, found {key!r}")
+            raise ctx.error(key_node, f"{what}: keys must be strings, found {_kind(key_node)}")
         if key in out:
             raise ctx.error(key_node, f"{what}: key '{key}' given twice")
         out[key] = (key_node, value_node)
@@ -262,7 +347,7 @@ def _kind(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    return f"'{node.value}'"
+    return _show(node.value) if isinstance(node, yaml.ScalarNode) else "a node"
 
 
 def _int(ctx: _Ctx, node: yaml.Node, what: str, minimum: int = 0,
@@ -292,6 +377,9 @@ def _status(ctx: _Ctx, node: yaml.Node, what: str) -> int:
         raise ctx.error(node, f"{what}: unknown status name '{value}'{hint}; "
                               "use a ZX_... name from zircon/errors.h or an integer")
     if isinstance(value, int) and not isinstance(value, bool):
+        if not -(1 << 31) <= value < (1 << 31):
+            raise ctx.error(node, f"{what} must fit zx_status_t (a 32-bit signed integer), "
+                                  f"found {_show(value)}")
         return value
     raise ctx.error(node, f"{what} must be a ZX_... status name or an integer, found {_kind(node)}")
 
@@ -316,7 +404,7 @@ def _handle(ctx: _Ctx, node: yaml.Node, which: str) -> Handle:
     value = _scalar(node) if isinstance(node, yaml.ScalarNode) else None
     allowed = [h.value for h in Handle if which == "vmo" or h in PAGER_ONLY_HANDLES]
     if value not in allowed:
-        raise ctx.error(node, f"{which}: unknown handle variant {value!r}; "
+        raise ctx.error(node, f"{which}: unknown handle variant {_show(value)}; "
                               f"allowed: {', '.join(allowed)}")
     return Handle(value)
 
@@ -445,7 +533,7 @@ def _step(ctx: _Ctx, node: yaml.Node, index: int) -> Step:
                 bare = ", ".join(sorted(BARE_STEPS))
                 raise ctx.error(node, f"step '{key}' needs arguments; only {bare} may be "
                                       "written as a bare word")
-            raise ctx.error(node, f"unknown step {key!r}; allowed: "
+            raise ctx.error(node, f"unknown step {_show(key)}; allowed: "
                                   f"{', '.join(k.value for k in StepKind)}")
         ctx.step_key = key
         kind = StepKind(key)
@@ -555,11 +643,14 @@ def _range_warning(ctx: _Ctx, node: yaml.Node, step: Step, max_size: int) -> str
 
 def _abi(ctx: _Ctx, node: yaml.Node) -> tuple[str, ...]:
     items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    if not items:
+        raise ctx.error(node, f"abi: give at least one profile ({', '.join(ABI_PROFILES)}), or "
+                              "leave abi: out for all of them")
     out = []
     for item in items:
         value = _scalar(item) if isinstance(item, yaml.ScalarNode) else None
         if str(value) not in ABI_PROFILES:
-            raise ctx.error(item, f"abi: unknown ABI profile {value!r}; "
+            raise ctx.error(item, f"abi: unknown ABI profile {_show(value)}; "
                                   f"known profiles: {', '.join(ABI_PROFILES)}")
         out.append(str(value))
     return tuple(dict.fromkeys(out))
@@ -573,7 +664,7 @@ def _scenario(ctx: _Ctx, node: yaml.Node, warnings: list[str]) -> Scenario:
     name_node = fields["name"][1]
     name = _scalar(name_node) if isinstance(name_node, yaml.ScalarNode) else None
     if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > MAX_NAME_LEN:
-        raise ctx.error(name_node, f"scenario name {name!r} must match [a-z0-9][a-z0-9-]* "
+        raise ctx.error(name_node, f"scenario name {_show(name)} must match [a-z0-9][a-z0-9-]* "
                                    f"and have at most {MAX_NAME_LEN} characters")
     ctx.scenario = name
     allowed = {"name", "description", "abi", "vmo", "steps"}
@@ -630,14 +721,17 @@ def parse_scenarios(text: str, path: str) -> ScenarioFile:
     """
     ctx = _Ctx(path)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ScenarioError(f"{path}{line}: not valid YAML: "
                             f"{getattr(exc, 'problem', None) or exc}") from exc
+    except RecursionError as exc:  # the pure-Python composer on deep nesting
+        raise ScenarioError(f"{path}: nested too deep (at most {MAX_DEPTH})") from exc
     if root is None:
         raise ScenarioError(f"{path}: empty file; expected a mapping with 'scenarios:'")
+    _check_tree(root, path)
     fields = _mapping(ctx, root, "the file")
     for key, (key_node, _) in fields.items():
         if key != "scenarios":

@@ -4,6 +4,7 @@ an error that names file, line, scenario and step."""
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,60 @@ def test_empty_step_value_with_side_keys() -> None:
     assert [(st.kind, st.vmo, st.expect) for st in s.steps] == [
         (StepKind.DETACH, Handle.PLAIN_VMO, Expect(status=zx.ZX_ERR_INVALID_ARGS)),
         (StepKind.STATS, Handle.VALID, None)]
+
+
+HEAD = "scenarios:\n  - name: a\n    vmo: {pages: 1}\n"
+LAUGHS = ("a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+          + "".join(f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                    for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+          + "scenarios:\n  - name: a\n    vmo: {pages: 1}\n    steps: []\n    *i : 1\n")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("v: &v {pages: 1}\nscenarios:\n  - name: a\n    vmo:\n      <<: *v\n    steps: []\n",
+     "s.yaml:5: YAML merge keys (<<) are not supported: write the keys out"),
+    (HEAD + "    steps: !foo []\n", "s.yaml:4: explicit YAML tag '!foo' is not supported"),
+    (HEAD + "    steps:\n      - write: [!!int abc, 1]\n",
+     "s.yaml:5: explicit YAML tag 'tag:yaml.org,2002:int' is not supported"),
+    (HEAD + "    description: !!timestamp x\n    steps: []\n",
+     "s.yaml:4: explicit YAML tag 'tag:yaml.org,2002:timestamp' is not supported"),
+    ("scenarios: &s\n  - name: a\n    vmo: {pages: 1}\n    steps: *s\n",
+     "s.yaml:1: a recursive alias (a node that contains itself)"),
+    ("scenarios:\n  - name: a\n    vmo: {pages: 1}\n    steps: []\n    ? [x]\n    : 1\n",
+     "s.yaml:5: a mapping key must be a plain word, found a list"),
+    (HEAD + "    steps: " + "[" * 200 + "]" * 200 + "\n", "s.yaml:4: nested more than 32 deep"),
+    (HEAD + "    steps:\n      - query: {}\n        expect: {status: 1180591620717411303424}\n",
+     "s.yaml:6: scenario 'a': step 0 (query): expect.status must fit zx_status_t (a 32-bit "
+     "signed integer), found 1180591620717411303424"),
+    (HEAD + "    abi: []\n    steps: []\n", "s.yaml:4: scenario 'a': abi: give at least one "
+                                              "profile (2020, 2022, 2024)"),
+])
+def test_hostile_yaml_is_refused_with_a_message(text: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenarios(text, "s.yaml")
+    assert str(info.value).startswith(message), str(info.value)
+
+
+def test_billion_laughs_as_a_key_is_refused_fast() -> None:
+    # 10^9 nodes once expanded, used as a mapping key: minutes and gigabytes before.
+    start = time.perf_counter()
+    with pytest.raises(ScenarioError) as info:
+        parse_scenarios(LAUGHS, "s.yaml")
+    assert time.perf_counter() - start < 2.0
+    assert str(info.value).startswith("s.yaml:")
+    assert len(str(info.value)) < 300
+
+
+def test_aliases_of_finished_nodes_still_work() -> None:
+    text = ("scenarios:\n  - name: a\n    vmo: &v {pages: 2}\n    steps: &s\n"
+            "      - supply: [0, 2]\n  - name: b\n    vmo: *v\n    steps: *s\n")
+    file = parse_scenarios(text, "s.yaml")
+    assert [(s.name, s.vmo.pages, len(s.steps)) for s in file.scenarios] == [
+        ("a", 2, 1), ("b", 2, 1)]
+
+
+def test_messages_do_not_grow_with_the_input() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenarios(HEAD + "    steps:\n      - query: {pager: " + "x" * 100_000 + "}\n",
+                        "s.yaml")
+    assert len(str(info.value)) < 300
