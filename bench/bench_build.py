@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rig.image.boards import load_board  # noqa: E402
-from rig.program.codegen import ARCHES, render_program  # noqa: E402
+from rig.image.boards import available_arches, load_board  # noqa: E402
+from rig.program.codegen import render_program  # noqa: E402
 from rig.run.toolchain import compile_program  # noqa: E402
 from rig.scenario.loader import bundled_suite_paths, load_many  # noqa: E402
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'arch':<6} {'render':>8} {'cold':>8} {'cached':>8} {'ELF bytes':>10} "
           f"{'C lines':>8}  goals (cold < {COLD_GOAL_S} s, cached < {CACHED_GOAL_S} s)")
     ok = True
-    for arch in ARCHES:
+    for arch in available_arches():
         target = load_board(arch, args.target).compile_target
         renders, colds, cacheds = [], [], []
         size = lines = 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rig import zx
 from rig.errors import ScenarioError
@@ -107,21 +107,22 @@ class _Vmo:
     # E1 only (profile 2022): supply_zero_offset_ and awaiting_clean_zero_range_end_, in pages.
     szo: int = 0
     aczre: int = 0
+    # What the profile means, looked up once: the rules ask it on every step.
+    features: Profile = field(init=False)
 
-    @property
-    def features(self) -> Profile:
-        return get_profile(self.profile)
+    def __post_init__(self) -> None:
+        self.features = get_profile(self.profile)
 
     @property
     def size_bytes(self) -> int:
         return self.pages.size_pages * P
 
     @property
-    def e1(self) -> bool:
+    def e1(self) -> bool:  # the E1 era: the tail model (profile 2022)
         return self.features.tail_model
 
     @property
-    def e2(self) -> bool:
+    def e2(self) -> bool:  # the E2 era: zero intervals (profile 2024)
         return self.features.zero_intervals
 
     # E1 bookkeeping (vm_cow_pages.h UpdateSupplyZeroOffsetLocked and
