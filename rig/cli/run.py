@@ -12,9 +12,11 @@ from types import FrameType
 from typing import Any
 
 from rig import api
+from rig.cli import report
 from rig.errors import InputError
 from rig.image import boards
 from rig.profiles import PROFILE_NAMES
+from rig.reports.crossarch import render_cross_arch
 from rig.scenario.loader import bundled_suite_paths
 
 EPILOG = """\
@@ -81,6 +83,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="run directory (default ./rig-run)")
     p.add_argument("--json", type=Path, metavar="F", help="also copy result.json to F")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    report.add_report_options(p, json_flag="--report-json")
     p.set_defaults(func=run)
 
 
@@ -186,6 +189,8 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         signal.signal(signal.SIGTERM, old)
     print(_summary(result.result, args.out))
+    sys.stdout.write(render_cross_arch(result.result))
+    report.write_reports(args, args.out / "result.json")
     if args.json is not None:
         args.json.write_text((args.out / "result.json").read_text())
     return result.exit_status
