@@ -474,9 +474,8 @@ def kernel_arch(path: Path) -> str:
     raise ImageError(f"--kernel-zbi {path}: kernel item {item.type_name}: no board boots it")
 
 
-def _plan_arch(req: RunRequest, arch: str, kernels: Mapping[str, Path]
-               ) -> tuple[str, str, str]:
-    """(target, abi, why) for one arch."""
+def _plan_arch(req: RunRequest, arch: str, kernels: Mapping[str, Path]) -> tuple[str, str]:
+    """(target, why) for one arch; the profile is the build's (--abi auto reads the kernel)."""
     has_kernel = arch in kernels or req.fuchsia_build_dir is not None
     if req.target == "auto":
         target = "zircon" if has_kernel else "sim"
@@ -485,10 +484,7 @@ def _plan_arch(req: RunRequest, arch: str, kernels: Mapping[str, Path]
                "no kernel given for it: the rig's own SIMULATED kernel")
     else:
         target, why = req.target, "--target given"
-    if req.abi != "auto":
-        return target, req.abi, f"{why}; profile {req.abi}: --abi given"
-    return target, DEFAULT_PROFILE, (f"{why}; profile {DEFAULT_PROFILE}: the default "
-                                     "(give --abi to choose)")
+    return target, why
 
 
 def _choose_accel(req: RunRequest, target: str) -> tuple[str, str]:
@@ -557,10 +553,10 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
     journal.write("start", arches=list(req.arches), argv_target=req.target)
     plans = {}
     for arch in req.arches:
-        target, abi, why = _plan_arch(req, arch, kernels)
+        target, why = _plan_arch(req, arch, kernels)
         accel, accel_why = _choose_accel(req, target)
-        printer(f"{arch}: target {target}, profile {abi} ({why}); accel {accel} ({accel_why})")
-        plans[arch] = (target, abi, why, accel)
+        printer(f"{arch}: target {target} ({why}); accel {accel} ({accel_why})")
+        plans[arch] = (target, req.abi, why, accel)
 
     def one(arch: str) -> tuple[ArchRun, Manifest]:
         target, abi, why, accel = plans[arch]
@@ -572,8 +568,9 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
             printer=lambda text: printer(f"{arch}: {text}"))
         manifest = built.manifest
         files = load_many(sorted((built.out_dir / "scenarios").glob("*.yaml")))
-        arch_run = ArchRun(arch=arch, target=target, simulated=manifest.simulated, abi=abi,
-                           abi_reason=why, accel=accel, build_dir=built.out_dir)
+        arch_run = ArchRun(arch=arch, target=target, simulated=manifest.simulated,
+                           abi=manifest.abi, abi_reason=f"{manifest.abi_reason}; target "
+                           f"{target}: {why}", accel=accel, build_dir=built.out_dir)
         if built.missing:
             arch_run.infra = "cannot boot: " + "; ".join(built.missing)
             arch_run.scenarios = [ScenarioVerdict(e.index, e.name, e.file, Outcome.INFRA,

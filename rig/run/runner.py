@@ -187,8 +187,15 @@ class _BootOutcome:
 
 def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Timeouts,
               stop: threading.Event, on_record: Callable[[str, int], None] | None = None,
-              install_hint: str = "") -> _BootOutcome:
-    """Boot once and read the console until the program ends, the guest dies or hangs."""
+              install_hint: str = "",
+              script: Sequence[tuple[str, str]] = ()) -> _BootOutcome:
+    """Boot once and read the console until the program ends, the guest dies or hangs.
+
+    ``script``: (regex, text) pairs, in order: when a console line matches the next regex, the
+    text is typed into the console (slowly: the PL011 receive FIFO is small). A test types into
+    a real kernel's shell this way.
+    """
+    pending = [(re.compile(rx), text) for rx, text in script]
     lines: list[str] = []
     out = _BootOutcome(lines)
     t0 = time.monotonic()
@@ -249,6 +256,8 @@ def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Time
                     on_record(kind, int(s))
                 elif kind == "bye" and end_after is None:
                     end_after = time.monotonic() + EXIT_GRACE_S
+            if pending and pending[0][0].search(line.text):
+                console.send_slowly(pending.pop(0)[1])
             crash = scanner.feed(line.text)
             if crash is not None and crash.final:
                 # Keep what follows (backtrace, register frame) for a moment, then stop.
