@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,19 +72,29 @@ def build_sim(arch: str, toolchain: Toolchain, *, cache_dir: Path | None = None,
         return SimKernel(arch, image, sim_kernel_zbi(image.read_bytes(), probe.kernel_item_type,
                                                 probe.payload_offset),
                          cached=True, key=key)
-    tmp = cache_root / f".{arch}-{key}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    # A private directory per builder: concurrent builds of one key (pytest-xdist workers,
+    # shards on one machine) must not compile into each other's files.
+    cache_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{arch}-{key}.", suffix=".tmp", dir=cache_root))
     plan = plan_sim_build(desc, arch, guest_dir=guest_dir, out_dir=tmp,
                           clang=str(toolchain.clang), lld=str(toolchain.lld), objcopy=objcopy)
-    for step in plan.steps:
+    try:
+        for step in plan.steps:
+            try:
+                process.run(step.argv, timeout_s=STEP_TIMEOUT_S, check=True,
+                            what=f"sim {arch}: {step.output}")
+            except process.ProcessError as exc:
+                raise ToolchainError(f"building the sim kernel failed: {exc}") from exc
+        if not image.is_file():
+            shutil.rmtree(out, ignore_errors=True)  # a partial entry left by an older rig
         try:
-            process.run(step.argv, timeout_s=STEP_TIMEOUT_S, check=True,
-                        what=f"sim {arch}: {step.output}")
-        except process.ProcessError as exc:
-            raise ToolchainError(f"building the sim kernel failed: {exc}") from exc
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)  # complete builds only: a failed one never becomes a cache entry
+            tmp.rename(out)  # complete builds only: a failed one never becomes a cache entry
+        except OSError as exc:
+            # Another builder of the same key finished first: its entry is as good as ours.
+            if not image.is_file():
+                raise ToolchainError(f"cannot store the sim kernel in {out}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     LOG.info("built the sim for %s in %s", arch, out)
     image = out / plan.image
     return SimKernel(arch, image, sim_kernel_zbi(image.read_bytes(), plan.kernel_item_type,
