@@ -18,6 +18,8 @@ from rig.judge.compare import (
     render_text,
     verdict_to_json,
 )
+from rig.judge.placement import render_scores
+from rig.reports.placement import place_log
 
 LOG = logging.getLogger(__name__)
 
@@ -37,12 +39,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", metavar="F", type=Path, help="also write the verdicts as JSON to F")
     p.add_argument("--brief", action="store_true",
                    help="list only the steps that did not pass (every scenario is still listed)")
+    p.add_argument("--abi", choices=("all",),
+                   help="all: also judge the log against every profile's model (expect: left "
+                   "out) and say which profile it behaves like, with each profile's agreeing "
+                   "steps and first differences (docs/reports.md)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     verdict = api.check_log(args.log, args.build)
     sys.stdout.write(render_text(verdict, verbose=not args.brief, build_dir=str(args.build)))
+    if args.abi == "all":
+        sys.stdout.write(render_scores(place_log(args.log, args.build),
+                                       title=f"{args.log} against every profile"))
     if args.json is not None:
         try:
             args.json.write_text(json.dumps(verdict_to_json(verdict), indent=2) + "\n")

@@ -17,6 +17,7 @@ from rig.errors import InputError
 from rig.image import boards
 from rig.profiles import PROFILE_NAMES
 from rig.reports.crossarch import render_cross_arch
+from rig.reports.placement import place_run, render_run_placement
 from rig.scenario.loader import bundled_suite_paths
 
 EPILOG = """\
@@ -60,9 +61,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--target", choices=api.TARGET_CHOICES, default="auto",
                    help="auto (default): zircon for an arch with a kernel given or found, else "
                    "the sim")
-    p.add_argument("--abi", choices=("auto", *PROFILE_NAMES), default="auto",
+    p.add_argument("--abi", choices=("auto", *PROFILE_NAMES, "all"), default="auto",
                    help="ABI profile (default auto: the profile the build picks, printed with "
-                   "its reason)")
+                   "its reason); all: build as auto, then judge the run against every "
+                   "profile and say which one the kernel behaves like")
     p.add_argument("--kernel-zbi", action="append", default=[], metavar="[ARCH=]PATH",
                    help="a kernel ZBI (repeatable; its arch is read from its kernel item)")
     p.add_argument("--boot-shim", action="append", default=[], metavar="[ARCH=]PATH",
@@ -166,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
     kernels = tuple(_arch_path(t)[1] for t in args.kernel_zbi)
     req = api.RunRequest(
         scenario_paths=tuple(args.scenarios or bundled_suite_paths()), arches=args.arch,
-        out_dir=args.out, target=args.target, abi=args.abi, kernel_zbis=kernels,
+        out_dir=args.out, target=args.target,
+        abi="auto" if args.abi == "all" else args.abi, kernel_zbis=kernels,
         boot_shims=shims, fuchsia_build_dir=args.fuchsia_build_dir, accel=args.accel,
         jobs=args.jobs, timeout_scale=args.timeout_scale, max_boots=args.max_boots,
         cmdline_extra=tuple(w for words in args.cmdline for w in words.split()))
@@ -191,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
     print(_summary(result.result, args.out))
     sys.stdout.write(render_cross_arch(result.result))
     report.write_reports(args, args.out / "result.json")
+    if args.abi == "all":
+        sys.stdout.write(render_run_placement(place_run(args.out / "result.json")))
     if args.json is not None:
         args.json.write_text((args.out / "result.json").read_text())
     return result.exit_status
