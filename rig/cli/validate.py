@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from rig import api
 from rig.errors import EXIT_BAD_INPUT, EXIT_OK, ScenarioError
-from rig.scenario.loader import load_many, load_scenarios
+from rig.scenario.loader import load_scenarios
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +29,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     errors = 0
+    seen: dict[Path, str] = {}
     for path in args.files:
+        key = Path(path).resolve()
+        if key in seen:
+            print(f"error: {path}: the same scenario file is given twice (also as "
+                  f"{seen[key]}); give each file once", file=sys.stderr)
+            errors += 1
+            continue
+        seen[key] = path
         try:
             loaded = load_scenarios(path)
             problems = api.scenario_problems(loaded)
@@ -49,9 +58,4 @@ def run(args: argparse.Namespace) -> int:
             steps = sum(len(s.steps) for s in loaded.scenarios)
             warned = f", {len(loaded.warnings)} warnings" if loaded.warnings else ""
             print(f"{path}: ok ({len(loaded.scenarios)} scenarios, {steps} steps{warned})")
-    try:
-        load_many(args.files) if not errors else None
-    except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        errors += 1
     return EXIT_BAD_INPUT if errors else EXIT_OK

@@ -3,11 +3,13 @@ an error that names file, line, scenario and step."""
 
 from __future__ import annotations
 
+import gc
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rig import zx
 from rig.errors import ScenarioError
@@ -331,3 +333,19 @@ def test_messages_do_not_grow_with_the_input() -> None:
         parse_scenarios(HEAD + "    steps:\n      - query: {pager: " + "x" * 100_000 + "}\n",
                         "s.yaml")
     assert len(str(info.value)) < 300
+
+
+def test_parsing_keeps_no_node_after_the_call() -> None:
+    # A module-level constructor used to remember every node it ever built.
+    def nodes() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, yaml.Node))
+
+    before = nodes()
+    text = "scenarios:\n" + "".join(
+        f"  - name: s{i}\n    vmo: {{pages: 2}}\n    steps:\n      - supply: [0, 2]\n"
+        "      - query: {offset: 0, length: 2}\n" for i in range(200))
+    file = parse_scenarios(text, "s.yaml")
+    assert len(file.scenarios) == 200
+    assert nodes() <= before
+    assert gc.isenabled()
