@@ -152,7 +152,8 @@ def test_passing_run(tmp_path: Path, build_2024: tuple[Path, RenderedProgram],
     assert {k: report[k] for k in ("outcome", "ok", "nonce", "records", "counts", "problems",
                                    "warnings")} == {
         "outcome": "PASS", "ok": True, "nonce": NONCE, "records": len(records),
-        "counts": {"PASS": 3, "FAIL": 0, "SKIP": 0, "INCOMPLETE": 0},
+        "counts": {"PASS": 3, "FAIL": 0, "SKIP": 0, "INCOMPLETE": 0, "CRASH": 0, "HANG": 0,
+                   "INFRA": 0},
         "problems": [], "warnings": [],
     }
     assert [(s["name"], s["outcome"], s["reason"], [st["outcome"] for st in s["steps"]])
