@@ -276,6 +276,8 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
     nonce = nonce or secrets.token_hex(8)
     words = cmdline.build_cmdline(era, cmdline.PROGRAM_PATH, req.cmdline_extra, nonce=nonce,
                                   output=req.output, board_words=board_words)
+    cmdline.check_cmdline_size(words, () if kernel_bytes is None else cmdline.kernel_cmdline_words(
+        kernel_bytes, source=str(req.kernel_zbi)))
 
     files = load_valid(req.scenario_paths)
     program = render_program(files, abi=req.abi, arch=req.arch, target=req.target)

@@ -48,7 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="skip era detection: A..I or unknown (the eras of images/cmdline.yaml, "
                    "zircon-facts.md 3.5); unknown gives the run-everywhere words")
     p.add_argument("--cmdline", action="append", default=[], metavar="WORDS",
-                   help="extra kernel command-line words (repeatable; split on spaces)")
+                   help="extra kernel command-line words (repeatable; split on spaces; rig.* "
+                   "words are reserved; the whole command line must fit the kernel's 4096 bytes)")
     p.add_argument("--output", choices=cmdline.OUTPUTS, default="debuglog",
                    help="how the program prints records (default %(default)s); debug-write adds "
                    "kernel.enable-serial-syscalls=output-only")

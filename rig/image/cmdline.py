@@ -26,6 +26,14 @@ from rig.judge.protocol import NONCE_RE
 LOG = logging.getLogger(__name__)
 
 PROGRAM_PATH = "bin/rig-test"
+# The kernel keeps its command line as NUL-terminated words plus a final NUL in at most this
+# many bytes (zircon/kernel/lib/cmdline/include/lib/cmdline.h, Cmdline::kCmdlineMax; userboot's
+# bootstrap message carrying the words has the same kCmdlineMax): every CMDLINE item counts,
+# the kernel image's own included. Past it the image boots with no output at all.
+KERNEL_CMDLINE_MAX = 4096
+# Words the rig passes to its own program (rig.nonce, rig.output, rig.start, ...): a user's
+# word of that name would override the rig's and make every result INCOMPLETE.
+RESERVED_PREFIX = "rig."
 UNKNOWN = "unknown"
 OUTPUTS = ("debuglog", "debug-write")
 
@@ -236,8 +244,12 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
     for word in extra:
         # The kernel's option parser takes printable ASCII only (zbi.h, ZBI_TYPE_CMDLINE).
         if not word or not word.isascii() or not word.isprintable() or " " in word:
-            raise InputError(f"--cmdline word {word!r}: wanted printable ASCII words without "
-                             "spaces")
+            raise InputError(f"--cmdline word {word[:60]!r}: wanted printable ASCII words "
+                             "without spaces")
+        if word.startswith(RESERVED_PREFIX) or f"+{RESERVED_PREFIX}" in word:
+            raise InputError(f"--cmdline word {word[:60]!r}: words starting with "
+                             f"{RESERVED_PREFIX!r} are the rig's own (rig.nonce, rig.output, "
+                             "...); leave it out (--output chooses the output path)")
     userboot = table.eras[era.era] if era.era in table.eras else table.fallback
     # Options for the program itself, as argv words where userboot splits at '+' ({args}).
     program_args = [f"rig.nonce={nonce}"]
@@ -279,3 +291,32 @@ def reboot_cmdline(words: Sequence[str], *, old_nonce: str, new_nonce: str,
     if start:
         out.append(f"rig.start={start}")
     return tuple(out)
+
+
+def kernel_cmdline_words(kernel_zbi_bytes: bytes, *, source: str = "<kernel zbi>"
+                         ) -> tuple[str, ...]:
+    """The words of the kernel image's own CMDLINE items.
+
+    :raises ImageError: when the bytes are not a ZBI.
+    """
+    image = zbi.read_zbi(kernel_zbi_bytes, source=source)
+    words: list[str] = []
+    for item in image.of_type(zbi.TYPE_CMDLINE):
+        words += item.payload.replace(b"\0", b" ").decode("utf-8", "replace").split()
+    return tuple(words)
+
+
+def check_cmdline_size(words: Sequence[str], kernel_words: Sequence[str] = ()) -> int:
+    """The bytes the kernel needs for ``kernel_words`` + ``words``, checked.
+
+    :raises InputError: past KERNEL_CMDLINE_MAX, saying how much room --cmdline has.
+    """
+    size = sum(len(w.encode()) + 1 for w in (*kernel_words, *words)) + 1
+    if size > KERNEL_CMDLINE_MAX:
+        theirs = sum(len(w.encode()) + 1 for w in kernel_words)
+        raise InputError(
+            f"--cmdline: the kernel command line would be {size} bytes ({theirs} of them the "
+            f"kernel image's own CMDLINE items), more than the kernel's limit of "
+            f"{KERNEL_CMDLINE_MAX} (Cmdline::kCmdlineMax: each word and a final NUL); past it "
+            "the image boots with no output: give fewer or shorter --cmdline words")
+    return size

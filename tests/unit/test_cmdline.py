@@ -141,6 +141,11 @@ def test_kernel_era_flag_vdso_rule() -> None:
     ({"nonce": NONCE, "extra": ["a b"]}, "--cmdline word 'a b': wanted printable ASCII words"),
     ({"nonce": NONCE, "extra": ["é=1"]}, "--cmdline word 'é=1': wanted printable ASCII words"),
     ({"nonce": NONCE, "extra": ["a\tb"]}, "wanted printable ASCII words without spaces"),
+    ({"nonce": NONCE, "extra": ["rig.nonce=ffffffffffffffff"]},
+     "--cmdline word 'rig.nonce=ffffffffffffffff': words starting with 'rig.' are the rig's own"),
+    ({"nonce": NONCE, "extra": ["rig.output=debuglog"]}, "words starting with 'rig.' are"),
+    ({"nonce": NONCE, "extra": ["rig.anything"]}, "words starting with 'rig.' are the rig's"),
+    ({"nonce": NONCE, "extra": ["userboot.next=bin/x+rig.nonce=0"]}, "starting with 'rig.'"),
 ])
 def test_cmdline_bad_input(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InputError, match=message):
@@ -160,3 +165,24 @@ def test_every_word_has_a_source() -> None:
     for group in (table.always, table.vdso_next, table.debug_write):
         assert all(w.source.startswith(("facts", "docs/")) for w in group)
     assert all(e.source for e in table.eras.values())
+
+
+def test_cmdline_size_counts_the_kernels_own_words() -> None:
+    words = cmdline.build_cmdline(cmdline.era_from_flag("F"), nonce=NONCE)
+    theirs = ["userboot.next=bin/component_manager+--boot", "kernel.x=1"]
+    image = zbi.write_zbi([zbi.make_item(zbi.TYPE_KERNEL_X64, bytes(16)),
+                           zbi.cmdline_item(" ".join(theirs))])
+    assert cmdline.kernel_cmdline_words(image) == tuple(theirs)
+    used = cmdline.check_cmdline_size(words, theirs)
+    assert used == sum(len(w) + 1 for w in [*words, *theirs]) + 1
+    room = cmdline.KERNEL_CMDLINE_MAX - used
+    # Exactly full is fine; one byte more is refused.
+    fill = ["k=" + "x" * (room - 3)]
+    assert cmdline.check_cmdline_size([*words, *fill], theirs) == cmdline.KERNEL_CMDLINE_MAX
+    with pytest.raises(InputError) as info:
+        cmdline.check_cmdline_size([*words, fill[0] + "x"], theirs)
+    assert str(info.value) == (
+        f"--cmdline: the kernel command line would be 4097 bytes ({len(theirs[0]) + 1 + 11} of "
+        "them the kernel image's own CMDLINE items), more than the kernel's limit of 4096 "
+        "(Cmdline::kCmdlineMax: each word and a final NUL); past it the image boots with no "
+        "output: give fewer or shorter --cmdline words")
