@@ -34,6 +34,9 @@ KERNEL_CMDLINE_MAX = 4096
 # Words the rig passes to its own program (rig.nonce, rig.output, rig.start, ...): a user's
 # word of that name would override the rig's and make every result INCOMPLETE.
 RESERVED_PREFIX = "rig."
+# ... except the sim kernel's own words (rig.sim.fault=..., docs/sim.md): the sim reads them,
+# the program never does, and the runner's and reproducers' tests plant faults with them.
+SIM_PREFIX = "rig.sim."
 UNKNOWN = "unknown"
 OUTPUTS = ("debuglog", "debug-write")
 
@@ -246,7 +249,8 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
         if not word or not word.isascii() or not word.isprintable() or " " in word:
             raise InputError(f"--cmdline word {word[:60]!r}: wanted printable ASCII words "
                              "without spaces")
-        if word.startswith(RESERVED_PREFIX) or f"+{RESERVED_PREFIX}" in word:
+        if (word.startswith(RESERVED_PREFIX) and not word.startswith(SIM_PREFIX)) \
+                or f"+{RESERVED_PREFIX}" in word:
             raise InputError(f"--cmdline word {word[:60]!r}: words starting with "
                              f"{RESERVED_PREFIX!r} are the rig's own (rig.nonce, rig.output, "
                              "...); leave it out (--output chooses the output path)")
