@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rig.errors import EXIT_OK, ImageError
+from rig.errors import EXIT_OK, ImageError, InputError
 from rig.image import assemble as image
 from rig.image import board_items, direct_boot
 
@@ -48,9 +48,25 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 def run_extract(args: argparse.Namespace) -> int:
     files = image.extract_image(_read(args.image), source=str(args.image))
-    for rel, data in files.items():
-        dest = args.dir / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(data)
-    print(f"{args.image}: wrote {len(files)} files to {args.dir}")
+    out: Path = args.dir
+    # Only into a new or empty directory: nothing of the user's is overwritten, and no symlink
+    # already in DIR can lead a write elsewhere.
+    try:
+        if out.exists() or out.is_symlink():
+            if not out.is_dir():
+                raise InputError(f"{out}: exists and is not a directory; give a new or empty "
+                                 "directory to extract into")
+            if any(out.iterdir()):
+                raise InputError(f"{out}: not empty; give a new or empty directory to extract "
+                                 "into (nothing was written)")
+        out.mkdir(parents=True, exist_ok=True)
+        for rel, data in files.items():
+            dest = out / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with dest.open("xb") as f:  # x: never through a file that appeared meanwhile
+                f.write(data)
+    except OSError as exc:
+        where = exc.filename or out
+        raise InputError(f"{where}: cannot write: {exc.strerror or exc}") from exc
+    print(f"{args.image}: wrote {len(files)} files to {out}")
     return EXIT_OK

@@ -126,16 +126,26 @@ def render_listing(items: Sequence[ListedItem], *, source: str, size: int) -> st
     return "\n".join(lines) + "\n"
 
 
+def _file_stem(index: int, item: zbi.ZbiItem) -> str:
+    """``NN-TYPE``: the type's name when it has one, else its hex value (never the raw type
+    bytes, which may hold '/' or '..')."""
+    name = zbi.TYPE_NAMES.get(item.type, f"0x{item.type:08x}")
+    return f"{index:02d}-{name}"
+
+
 def extract_image(data: bytes, *, source: str = "<zbi>") -> dict[str, bytes]:
     """Files to write for ``rig zbi extract``: each item's payload as ``NN-TYPE.bin`` (CMDLINE
-    as ``.txt``, storage items unpacked), BOOTFS files under ``NN-STORAGE_BOOTFS/``.
+    as ``.txt``, storage items unpacked), BOOTFS files under ``NN-STORAGE_BOOTFS/``. Every
+    path is checked before anything is written: no two name the same file, and no file is
+    also a directory of another (a BOOTFS holding both ``a`` and ``a/b``).
 
-    :raises ImageError: when the image or one of its storage items does not parse.
+    :raises ImageError: when the image or one of its storage items does not parse, or paths
+        collide.
     """
     parsed = zbi.read_zbi(data, source=source, check_crc=False)
     out: dict[str, bytes] = {}
     for index, item in enumerate(parsed.items):
-        stem = f"{index:02d}-{item.type_name}"
+        stem = _file_stem(index, item)
         if item.type == zbi.TYPE_CMDLINE:
             out[f"{stem}.txt"] = item.payload.rstrip(b"\0")
             continue
@@ -143,7 +153,15 @@ def extract_image(data: bytes, *, source: str = "<zbi>") -> dict[str, bytes]:
         out[f"{stem}.bin"] = payload
         if item.type == zbi.TYPE_STORAGE_BOOTFS:
             for f in bootfs.read_bootfs(payload, source=f"{source} item {index}"):
-                out[f"{stem}/{f.name}"] = f.data
+                rel = f"{stem}/{f.name}"
+                if rel in out:
+                    raise ImageError(f"{source}: item {index}: BOOTFS names {f.name!r} twice")
+                out[rel] = f.data
+    dirs = {"/".join(rel.split("/")[:i]) for rel in out for i in range(1, rel.count("/") + 1)}
+    clash = sorted(dirs & set(out))
+    if clash:
+        raise ImageError(f"{source}: {clash[0]!r} would be both a file and a directory (a "
+                         "BOOTFS holding both a and a/b); nothing was written")
     return out
 
 

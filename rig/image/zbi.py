@@ -22,6 +22,10 @@ HEADER_SIZE = 32
 ALIGNMENT = 8
 _HEADER = struct.Struct("<8I")  # type, length, extra, flags, reserved0, reserved1, magic, crc32
 _DECOMPRESS_CHUNK_BYTES = 1 << 20  # zstd items are read this much at a time
+# The most a storage item may unpack to. A real kernel's STORAGE_KERNEL is tens of MiB and the
+# 2020 core-tests BOOTFS a few; a 32 KB item claiming 1 GiB (a decompression bomb) must cost
+# neither the memory nor the disk.
+MAX_UNPACKED_BYTES = 256 << 20
 
 TYPE_CONTAINER = 0x544F4F42  # 'BOOT'
 CONTAINER_MAGIC = 0x868CF7E6  # the container's `extra`
@@ -283,12 +287,18 @@ def require_kernel(zbi: Zbi, *, source: str, wanted_types: Sequence[int] = ()) -
     return kernel
 
 
-def storage_payload(item: ZbiItem, *, source: str = "<zbi>") -> bytes:
+def storage_payload(item: ZbiItem, *, source: str = "<zbi>",
+                    limit_bytes: int = MAX_UNPACKED_BYTES) -> bytes:
     """The unpacked payload of a storage item (zstd when compressed), checked against ``extra``.
 
-    :raises ImageError: for an unknown or broken compression, or a size other than ``extra``.
+    :raises ImageError: for an unknown or broken compression, a size other than ``extra``, or
+        an ``extra`` above ``limit_bytes`` (refused before anything is unpacked).
     """
     where = f"{source}: item at byte offset {item.offset} ({item.type_name})"
+    if item.compressed and item.extra > limit_bytes:
+        raise ImageError(f"{where}: claims {item.extra} bytes unpacked from "
+                         f"{len(item.payload)}, more than the rig unpacks "
+                         f"({limit_bytes} bytes); not unpacked")
     if not item.compressed:
         if item.type in STORAGE_TYPES and item.extra != len(item.payload):
             raise ImageError(f"{where}: uncompressed storage item with extra {item.extra}, "

@@ -124,3 +124,26 @@ def test_check_log_refuses_logs_that_are_not_regular_files(tmp_path: Path) -> No
         assert (proc.returncode, proc.stderr) == (
             2, f"rig check-log: error: {log}: not a regular file; give the serial log as a "
                "file (capture a pipe or device to a file first)\n")
+
+
+def test_zbi_extract_only_into_a_new_or_empty_directory(tmp_path: Path) -> None:
+    from rig.image import zbi
+
+    image = tmp_path / "i.zbi"
+    image.write_bytes(zbi.write_zbi([zbi.make_item(zbi.TYPE_KERNEL_X64, bytes(16)),
+                                     zbi.cmdline_item("a=1")]))
+    a_file = tmp_path / "file"
+    a_file.write_text("mine\n")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "00-KERNEL_X64.bin").symlink_to(a_file)  # a symlink already in DIR
+    for dest, why in ((a_file, "exists and is not a directory"), (full, "not empty")):
+        proc = rig("zbi", "extract", str(image), str(dest))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith(f"rig zbi: error: {dest}: {why}"), proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert a_file.read_text() == "mine\n"
+    proc = rig("zbi", "extract", str(image), str(tmp_path / "new"))
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
+        "00-KERNEL_X64.bin", "01-CMDLINE.txt"]

@@ -115,3 +115,36 @@ def test_fuzz_listing_and_extract_raise_only_image_error(flips: list[tuple[int, 
             func(bytes(data))
         except ImageError:
             pass
+
+
+def test_a_decompression_bomb_is_refused_before_unpacking() -> None:
+    # 32 KB that claim 1 GiB: inspect used 2 GB and extract wrote 1 GiB.
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor(level=19).compress(bytes(4 << 20))
+    item = zbi.make_item(zbi.TYPE_STORAGE_BOOTFS, bomb, extra=1 << 30,
+                         flags=zbi.FLAGS_STORAGE_COMPRESSED)
+    data = zbi.write_zbi([_kernel(), item])
+    listed = image.list_image(data, source="b.zbi")
+    assert listed[1].problem == (
+        f"b.zbi: item at byte offset 104 (STORAGE_BOOTFS): claims {1 << 30} bytes unpacked "
+        f"from {len(bomb)}, more than the rig unpacks ({zbi.MAX_UNPACKED_BYTES} bytes); not "
+        "unpacked")
+    with pytest.raises(ImageError, match="more than the rig unpacks"):
+        image.extract_image(data, source="b.zbi")
+
+
+def test_extract_names_never_come_from_raw_type_bytes() -> None:
+    odd = zbi.make_item(int.from_bytes(b"/../", "little"), b"x")
+    data = zbi.write_zbi([_kernel(), odd, odd])
+    assert sorted(image.extract_image(data)) == [
+        "00-KERNEL_X64.bin", "01-0x2f2e2e2f.bin", "02-0x2f2e2e2f.bin"]
+
+
+def test_extract_refuses_a_file_that_is_also_a_directory() -> None:
+    fs = zbi.storage_item(zbi.TYPE_STORAGE_BOOTFS, bootfs.build_bootfs({"a": b"1", "a/b": b"2"}),
+                          compress=False)
+    with pytest.raises(ImageError) as info:
+        image.extract_image(zbi.write_zbi([_kernel(), fs]), source="c.zbi")
+    assert str(info.value) == ("c.zbi: '01-STORAGE_BOOTFS/a' would be both a file and a "
+                               "directory (a BOOTFS holding both a and a/b); nothing was written")
