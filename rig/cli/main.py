@@ -17,7 +17,7 @@ from rig.errors import EXIT_ENVIRONMENT, RigError
 
 # Each command lives in rig/cli/<module>.py with `register(subparsers)`; the order here is
 # the order in --help.
-COMMAND_MODULES = ("validate", "expect", "build", "run", "check_log", "report", "diff", "repro",
+COMMAND_MODULES = ("validate", "expect", "build", "run", "merge", "check_log", "report", "diff",
                    "zbi", "doctor")
 
 EPILOG = """\

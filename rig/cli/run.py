@@ -12,11 +12,10 @@ from types import FrameType
 from typing import Any
 
 from rig import api
-from rig.cli import report
-from rig.errors import EXIT_TEST_FAILED, InputError
+from rig.cli import fleet, report
+from rig.errors import InputError
 from rig.image import boards
 from rig.profiles import PROFILE_NAMES
-from rig.reports import bundle
 from rig.reports.crossarch import render_cross_arch
 from rig.reports.placement import place_run, render_run_placement
 from rig.scenario.loader import bundled_suite_paths
@@ -86,10 +85,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="run directory (default ./rig-run)")
     p.add_argument("--json", type=Path, metavar="F", help="also copy result.json to F")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    fleet.add_fleet_options(p)
     report.add_report_options(p, json_flag="--report-json")
-    p.add_argument("--max-bundles", type=int, default=bundle.MAX_BUNDLES, metavar="N",
-                   help="reproducer bundles (DIR/bundles/) for at most N failing or crashing "
-                   f"scenarios (default {bundle.MAX_BUNDLES}; 0: none)")
     p.set_defaults(func=run)
 
 
@@ -170,8 +167,11 @@ def run(args: argparse.Namespace) -> int:
             arch = args.arch[0]
         shims[arch] = path
     kernels = tuple(_arch_path(t)[1] for t in args.kernel_zbi)
+    paths = fleet.shard_paths(args, tuple(args.scenarios or bundled_suite_paths()))
+    if not paths:
+        return fleet.write_empty_shard(args)
     req = api.RunRequest(
-        scenario_paths=tuple(args.scenarios or bundled_suite_paths()), arches=args.arch,
+        scenario_paths=paths, arches=args.arch,
         out_dir=args.out, target=args.target,
         abi="auto" if args.abi == "all" else args.abi, kernel_zbis=kernels,
         boot_shims=shims, fuchsia_build_dir=args.fuchsia_build_dir, accel=args.accel,
@@ -195,10 +195,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
         signal.signal(signal.SIGTERM, old)
+    fleet.note_shard(args, paths)
     print(_summary(result.result, args.out))
     sys.stdout.write(render_cross_arch(result.result))
-    if result.exit_status == EXIT_TEST_FAILED and args.max_bundles > 0:
-        bundle.write_bundles(req, result.result, args.out, limit=args.max_bundles, printer=print)
     report.write_reports(args, args.out / "result.json")
     if args.abi == "all":
         sys.stdout.write(render_run_placement(place_run(args.out / "result.json")))
