@@ -13,9 +13,10 @@ from typing import Any
 
 from rig import api
 from rig.cli import fleet, report
-from rig.errors import InputError
+from rig.errors import EXIT_TEST_FAILED, InputError
 from rig.image import boards
 from rig.profiles import PROFILE_NAMES
+from rig.reports import bundle
 from rig.reports.crossarch import render_cross_arch
 from rig.reports.placement import place_run, render_run_placement
 from rig.scenario.loader import bundled_suite_paths
@@ -87,6 +88,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     fleet.add_fleet_options(p)
     report.add_report_options(p, json_flag="--report-json")
+    p.add_argument("--max-bundles", type=int, default=bundle.MAX_BUNDLES, metavar="N",
+                   help="reproducer bundles (DIR/bundles/) for at most N failing or crashing "
+                   f"scenarios (default {bundle.MAX_BUNDLES}; 0: none)")
     p.set_defaults(func=run)
 
 
@@ -198,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
     fleet.note_shard(args, paths)
     print(_summary(result.result, args.out))
     sys.stdout.write(render_cross_arch(result.result))
+    if result.exit_status == EXIT_TEST_FAILED and args.max_bundles > 0:
+        bundle.write_bundles(req, result.result, args.out, limit=args.max_bundles, printer=print)
     report.write_reports(args, args.out / "result.json")
     if args.abi == "all":
         sys.stdout.write(render_run_placement(place_run(args.out / "result.json")))
