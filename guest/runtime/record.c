@@ -161,6 +161,29 @@ uint32_t rig_start_scenario(void) {
   return k;
 }
 
+// rig.gdb=1 (`rig repro --gdb`): after hello, print where this program is loaded (it changes
+// every boot) and where the hold flag is, then wait until a debugger clears the flag. Not a
+// record: nothing judges it, and without the word the program never gets here.
+volatile uint32_t rig_gdb_hold = 1;
+extern const char __ehdr_start[];
+
+static void gdb_wait(void) {
+  const char* g = rig_env_get("rig.gdb");
+  if (g == 0 || g[0] != '1' || g[1] != '\0') return;
+  char line[96];
+  size_t n = 0;
+  static const char a[] = "rig.gdb: load=0x", b[] = " hold=0x",
+                    c[] = " waiting for the debugger to clear the hold\n";
+  for (size_t i = 0; a[i] != '\0'; i++) line[n++] = a[i];
+  n += fmt_u64(line + n, (uint64_t)(uintptr_t)__ehdr_start, 16);
+  for (size_t i = 0; b[i] != '\0'; i++) line[n++] = b[i];
+  n += fmt_u64(line + n, (uint64_t)(uintptr_t)&rig_gdb_hold, 16);
+  for (size_t i = 0; c[i] != '\0'; i++) line[n++] = c[i];
+  rig_output_write(line, n);
+  while (rig_gdb_hold != 0) {
+  }
+}
+
 void rig_record_hello(const char* builtin_id, uint32_t scenarios) {
   const char* from_cmdline = rig_env_get("rig.nonce");
   const char* src = "cmdline";
@@ -187,6 +210,7 @@ void rig_record_hello(const char* builtin_id, uint32_t scenarios) {
   uint32_t start = rig_start_scenario();
   if (start != 0) rec_field_u(&r, "start", start);
   rec_end(&r);
+  gdb_wait();
 }
 
 void rig_record_sbeg(uint32_t s, uint32_t steps, const char* name) {

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rig.errors import EXIT_OK, EXIT_TEST_FAILED
 from rig.reports.bundle import judge_log_exit, read_expected, replay, replay_exit
+from rig.reports.gdb import GdbSession, run_gdb
 
 EPILOG = """\
 exit status: 1 the recorded failure reproduced (at least once with --reps); 0 the scenario
@@ -32,6 +33,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="do not boot: judge this serial log of the bundle's image (repro.sh)")
     p.add_argument("--qemu-status", type=int, metavar="N",
                    help="with --judge: QEMU's exit status (124: killed by timeout, a hang)")
+    p.add_argument("--gdb", action="store_true",
+                   help="boot once with QEMU's gdb stub (--gdb-port) and the program held at its "
+                   "start; print the gdb commands that attach, load the ELF's symbols at the "
+                   "address the program printed and break before the failing step")
+    p.add_argument("--gdb-port", type=int, default=1234, metavar="PORT",
+                   help="the gdb stub's TCP port on 127.0.0.1 (default 1234)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +50,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"{'REPRODUCED' if r.reproduced else 'NOT REPRODUCED'}: {r.outcome}: "
               f"{r.signature or r.reason}")
         return code
+    if args.gdb:
+        def ready(session: GdbSession) -> None:
+            print(f"program loaded at {session.load:#x}, held; attach with:", flush=True)
+            for line in session.commands:
+                print(f"  {line}", flush=True)
+            print("(waiting for the program to end; Ctrl-C stops QEMU)", flush=True)
+
+        r = run_gdb(args.bundle, port=args.gdb_port, on_ready=ready)
+        print(f"{'REPRODUCED' if r.reproduced else 'NOT REPRODUCED'}: {r.outcome}: "
+              f"{r.signature or r.reason}")
+        return replay_exit(r)
     hits = 0
     last = EXIT_OK
     for rep in range(max(args.reps, 1)):
