@@ -34,7 +34,7 @@ from rig.errors import (
     ScenarioError,
 )
 from rig.image import assemble as image
-from rig.image import boards, cmdline, direct_boot, zbi
+from rig.image import boards, cmdline, direct_boot, kernel_formats, zbi
 from rig.image.abi_auto import AUTO, ProfileChoice, choose_profile
 from rig.image.fuchsia_build import find_build_inputs
 from rig.image.sim_kernel import sim_boot_for
@@ -144,8 +144,26 @@ def _resolve_inputs(req: BuildRequest) -> BuildRequest:
         return replace(req, kernel_zbi=found.kernel_zbi, boot_shim=found.boot_shim)
     for flag, path in (("--kernel-zbi", req.kernel_zbi), ("--boot-shim", req.boot_shim)):
         if path is not None and not path.is_file():
-            raise ImageError(f"{flag} {path}: no such file")
+            what = "not a regular file" if path.exists() else "no such file"
+            raise ImageError(f"{flag} {path}: {what}")
     return req
+
+
+def _check_boot_shim(board: boards.Board, path: Path | None) -> None:
+    """Refuse a --boot-shim QEMU could not boot on this board (its boot.kernel_formats)."""
+    if path is None or not board.boot_kernel_formats:
+        return
+    try:
+        with path.open("rb") as f:
+            head = f.read(kernel_formats.READ_BYTES)
+    except OSError as exc:
+        raise ImageError(f"--boot-shim {path}: cannot read: {exc.strerror or exc}") from exc
+    found = kernel_formats.detect_format(head)
+    if found not in board.boot_kernel_formats:
+        raise ImageError(
+            f"--boot-shim {path}: {'a ' + found + ' image' if found else 'no format'} QEMU "
+            f"boots on {board.name}; wanted {' or '.join(board.boot_kernel_formats)} "
+            f"(boot.kernel_formats in {board.path}): pass the Fuchsia build's boot shim")
 
 
 def _era(req: BuildRequest, kernel_bytes: bytes | None) -> cmdline.EraDetection:
@@ -244,6 +262,7 @@ def build(req: BuildRequest, *, printer: Printer = null_printer,
         raise InputError("no scenario files: name some, or use the bundled suite "
                          "(rig/scenario/suite/)")
     req = _resolve_inputs(req)
+    _check_boot_shim(board, req.boot_shim)
     boot_mode = direct_boot.choose_boot_mode(board, boot_shim=req.boot_shim, out_dir=req.out_dir)
     kernel_bytes = None
     if req.kernel_zbi is not None:
@@ -450,6 +469,7 @@ class RunRequest:
     max_boots: int = 8
     cmdline_extra: tuple[str, ...] = ()
     cache_dir: Path | None = None
+    launcher: Any = None  # starts each guest (rig.run.remote.RemoteLauncher); None: local QEMU
 
 
 @dataclass(frozen=True)
@@ -583,7 +603,8 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
         scale = timeout_scale(accel=accel, user_scale=req.timeout_scale,
                               guests=min(jobs, len(req.arches)) * board.smp)
         run_arch(arch_run, manifest, files, out, timeouts=base.scaled(scale),
-                 max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event)
+                 max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event,
+                 launcher=req.launcher)
         return arch_run, manifest
 
     cores = os.cpu_count() or 1

@@ -18,6 +18,7 @@ from rig import resources
 from rig.errors import BoardError
 from rig.image import zbi
 from rig.image.board_items import DirectBootBoard, parse_direct_boot
+from rig.image.kernel_formats import FORMATS
 from rig.program.target import CompileTarget
 
 LOG = logging.getLogger(__name__)
@@ -37,13 +38,13 @@ _SCHEMA: dict[str, dict[str, type] | type] = {
              "cpu_kvm": str, "accel": list, "memory_mb": int, "smp": int, "args": list},
     "serial": list,
     "exit": {"args": list},
-    "boot": {"kernel": str, "initrd": str, "kernel_item": str},
+    "boot": {"kernel": str, "initrd": str, "kernel_item": str, "kernel_formats": list},
     "toolchain": {"triple": str, "runtime_arch_dir": str, "cflags": list, "ldflags": list},
     "cmdline": list,
     # Booting the kernel item without a shim (rig.image.board_items, facts 8); checked there.
     "direct_boot": dict,
 }
-_OPTIONAL = {("qemu", "machine_kvm")}
+_OPTIONAL = {("qemu", "machine_kvm"), ("boot", "kernel_formats")}
 _OPTIONAL_SECTIONS = {"direct_boot"}
 
 
@@ -75,6 +76,8 @@ class Board:
     # How to boot a kernel item without a shim (zircon-facts.md 8); None: only through
     # boot.kernel.
     direct_boot: DirectBootBoard | None = None
+    # Formats the -kernel file may have (rig.image.kernel_formats); empty: not checked.
+    boot_kernel_formats: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -164,6 +167,11 @@ def parse_board(text: str, path: str, *, arch: str, target: str) -> Board:
     if values["boot.kernel"] not in BOOT_KERNELS:
         raise BoardError(f"{path}: boot.kernel is {values['boot.kernel']!r}, wanted one of "
                          f"{sorted(BOOT_KERNELS)}")
+    formats = tuple(values.get("boot.kernel_formats") or ())
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise BoardError(f"{path}: boot.kernel_formats names {unknown}, wanted some of "
+                         f"{sorted(FORMATS)}")
     kernel_types = {v: k for k, v in zbi.TYPE_NAMES.items() if zbi.is_kernel_type(k)}
     if values["boot.kernel_item"] not in kernel_types:
         raise BoardError(f"{path}: boot.kernel_item is {values['boot.kernel_item']!r}, wanted "
@@ -185,6 +193,7 @@ def parse_board(text: str, path: str, *, arch: str, target: str) -> Board:
         direct_boot=None if values.get("direct_boot") is None else parse_direct_boot(
             values["direct_boot"], path, machine=values["qemu.machine"],
             memory_mb=values["qemu.memory_mb"], smp=values["qemu.smp"]),
+        boot_kernel_formats=formats,
     )
 
 

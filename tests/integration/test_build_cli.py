@@ -71,6 +71,12 @@ def scenarios(tmp_path: Path) -> list[Path]:
     return [a, b]
 
 
+# The first bytes of a shim of each board's format (images/<arch>/zircon.yaml
+# boot.kernel_formats): a Linux bzImage header for x64, the arm64 Image magic at 56.
+FAKE_SHIMS = {"x64": bytes(0x202) + b"HdrS" + bytes(16),
+              "arm64": bytes(56) + b"ARM\x64" + bytes(8)}
+
+
 def kernel_item(arch: str, era: str) -> zbi.ZbiItem:
     return zbi.make_item(KERNEL_TYPES[arch], bytes(16) + b"\0".join(ERA_MARKERS[era]) + b"\0")
 
@@ -112,7 +118,7 @@ def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
     kernel = kernel_item(arch, era)
     kzbi, shim, out = tmp_path / "kernel.zbi", tmp_path / "shim.bin", tmp_path / "out"
     kzbi.write_bytes(zbi.write_zbi([kernel]))
-    shim.write_bytes(b"a boot shim")
+    shim.write_bytes(FAKE_SHIMS[arch])
     proc = rig("build", *map(str, files), "--arch", arch, "--target", "zircon",
                "--kernel-zbi", str(kzbi), "--boot-shim", str(shim), "--out", str(out),
                "--cache-dir", str(cache), "--abi", "2024")
@@ -168,7 +174,7 @@ def test_build_zircon_detects_era_and_inspect_shows_what_went_in(
         "inputs": {str(files[0].resolve()): sha(SCENARIO_A.encode()),
                    str(files[1].resolve()): sha(SCENARIO_B.encode()),
                    str(kzbi.resolve()): sha(kzbi.read_bytes()),
-                   shim_abs: sha(b"a boot shim")},
+                   shim_abs: sha(FAKE_SHIMS[arch])},
         "outputs": outputs,
         "tools": {"clang": manifest["tools"]["clang"], "lld": manifest["tools"]["lld"],
                   "qemu": qemu},
@@ -303,7 +309,7 @@ def test_build_from_fuchsia_build_dir(tmp_path: Path, cache: Path) -> None:
     build = tmp_path / "fuchsia-out"
     (build / "obj").mkdir(parents=True)
     (build / "obj" / "fuchsia.zbi").write_bytes(zbi.write_zbi([kernel_item("arm64", "E")]))
-    (build / "linux-arm64-boot-shim.bin").write_bytes(b"shim")
+    (build / "linux-arm64-boot-shim.bin").write_bytes(FAKE_SHIMS["arm64"])
     (build / "images.json").write_text(json.dumps([
         {"name": "zircon-a", "type": "zbi", "path": "obj/fuchsia.zbi", "cpu": "arm64"},
         {"name": "qemu-kernel", "type": "kernel", "path": "linux-arm64-boot-shim.bin",
@@ -602,3 +608,18 @@ def test_build_abi_follows_the_kernel(tmp_path: Path, cache: Path, names: list[b
             "--abi auto: zx_pager_query_dirty_ranges found in the kernel item (KERNEL_X64), "
             "and the userboot era is E: era E (~2022)")
     assert f"ABI {want}" in proc.stdout
+
+
+@pytest.mark.parametrize("arch", ["x64", "arm64"])
+def test_build_refuses_a_boot_shim_qemu_cannot_boot(tmp_path: Path, arch: str) -> None:
+    files = scenarios(tmp_path)
+    shim = tmp_path / "shim.bin"
+    shim.write_bytes(b"garbage, not a boot shim")
+    proc = rig("build", str(files[0]), "--arch", arch, "--target", "zircon", "--boot-shim",
+               str(shim), "--out", str(tmp_path / "out"))
+    formats = {"x64": "linux-x86 or multiboot or elf", "arm64": "linux-arm64 or elf"}[arch]
+    assert (proc.returncode, proc.stderr) == (
+        2, f"rig build: error: --boot-shim {shim}: no format QEMU boots on {arch}/zircon; wanted "
+           f"{formats} (boot.kernel_formats in {IMAGES}/{arch}/zircon.yaml): pass the Fuchsia "
+           "build's boot shim\n")
+    assert not (tmp_path / "out").exists()

@@ -38,7 +38,8 @@ def test_x64_zircon_board() -> None:
         exit_args=("-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"),
         boot_kernel="boot-shim", boot_initrd="image.zbi", kernel_item_type=zbi.TYPE_KERNEL_X64,
         triple="x86_64-unknown-fuchsia", runtime_arch_dir="x86_64", cflags=CFLAGS,
-        ldflags=LDFLAGS, cmdline=("kernel.serial=legacy",))
+        ldflags=LDFLAGS, cmdline=("kernel.serial=legacy",),
+        boot_kernel_formats=("linux-x86", "multiboot", "elf"))
     assert b.qemu_argv(kernel="shim.bin", initrd="image.zbi") == [
         "qemu-system-x86_64", "-machine", "q35", "-cpu", "Haswell,+smap,-check,-fsgsbase",
         "-accel", "tcg", "-m", "2048", "-smp", "2", "-nodefaults", "-display", "none",
@@ -48,8 +49,9 @@ def test_x64_zircon_board() -> None:
 
 def test_arm64_zircon_board_kvm_argv() -> None:
     b = boards.load_board("arm64", "zircon")
-    assert (b.kernel_item_type, b.triple, b.runtime_arch_dir, b.cmdline, b.exit_args) == (
-        zbi.TYPE_KERNEL_ARM64, "aarch64-unknown-fuchsia", "arm64", (), ())
+    assert (b.kernel_item_type, b.triple, b.runtime_arch_dir, b.cmdline, b.exit_args,
+            b.boot_kernel_formats) == (
+        zbi.TYPE_KERNEL_ARM64, "aarch64-unknown-fuchsia", "arm64", (), (), ("linux-arm64", "elf"))
     assert b.qemu_argv(kernel="k", initrd="i", accel="kvm")[:8] == [
         "qemu-system-aarch64", "-machine", "virt,gic-version=host", "-cpu", "host", "-accel",
         "kvm", "-m"]
