@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.errors import InputError
+from rig.profiles import PROFILE_NAMES
 
 MANIFEST_NAME = "manifest.json"
 BUILTIN_NONCE_LEN = 16  # hex digits of program_id the program uses when no rig.nonce= arrives
@@ -158,6 +159,9 @@ def manifest_from_json(data: object, path: str) -> Manifest:
                         abi_reason=abi_reason,
                         simulated=data.get("simulated") is True,
                         **optional_text)
+    if manifest.abi not in PROFILE_NAMES:
+        raise InputError(f"{path}: key 'abi' is {manifest.abi[:40]!r}, wanted one of "
+                         f"{list(PROFILE_NAMES)}; rebuild with `rig build`")
     for key in ("program_id", "nonce"):
         value = getattr(manifest, key)
         width = 64 if key == "program_id" else BUILTIN_NONCE_LEN

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import gc
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,6 +245,7 @@ _SCALAR_TAGS = frozenset(_TAG + t for t in ("null", "bool", "int", "float", "str
                                             "timestamp"))
 _STR_TAG = _TAG + "str"
 _NOT_SCALAR = object()
+MAX_FILE_BYTES = 64 << 20  # a scenario file (10k scenarios are about 3 MB)
 MAX_DEPTH = 32  # nesting of lists and mappings (a scenario file needs 6)
 MAX_NODES = 1_000_000  # nodes once aliases are expanded (billion laughs)
 MAX_SHOWN_CHARS = 60  # of a value quoted in a message
@@ -797,6 +799,13 @@ def load_scenarios(path: str | Path) -> ScenarioFile:
     """
     p = Path(path)
     try:
+        # stat first: opening a FIFO blocks, and a device like /dev/zero never ends.
+        st = p.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise ScenarioError(f"{p}: not a regular file; give scenario files as files")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ScenarioError(f"{p}: {st.st_size} bytes, more than a scenario file may have "
+                                f"({MAX_FILE_BYTES}); split it")
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{p}: cannot read scenario file: {exc}") from exc

@@ -324,6 +324,8 @@ def test_manifest_from_json() -> None:
     for broken, message in [
         ([], "m.json: the manifest must be a JSON object, found list"),
         ({**data, "abi": 2024}, "m.json: key 'abi' must be a non-empty string, found 2024"),
+        ({**data, "abi": "2023"}, "m.json: key 'abi' is '2023', wanted one of \\['2020', "
+                                  "'2022', '2024'\\]; rebuild with `rig build`"),
         ({**data, "nonce": "XYZ"}, "m.json: key 'nonce' must be 16 lowercase hex digits"),
         ({**data, "scenarios": [{"index": 1, "name": "a", "file": "f", "steps": 1}]},
          "m.json: scenarios\\[0\\] must be \\{index: 0, name, file, steps\\}"),

@@ -4,6 +4,7 @@ an error that names file, line, scenario and step."""
 from __future__ import annotations
 
 import gc
+import os
 import textwrap
 import time
 from pathlib import Path
@@ -349,3 +350,13 @@ def test_parsing_keeps_no_node_after_the_call() -> None:
     assert len(file.scenarios) == 200
     assert nodes() <= before
     assert gc.isenabled()
+
+
+def test_scenario_files_must_be_regular_files(tmp_path: Path) -> None:
+    # A FIFO used to hang the loader, /dev/zero to end in MemoryError.
+    fifo = tmp_path / "s.yaml"
+    os.mkfifo(fifo)
+    for path, what in ((fifo, "not a regular file"), (Path("/dev/zero"), "not a regular file")):
+        with pytest.raises(ScenarioError) as info:
+            load_many([path])
+        assert str(info.value) == f"{path}: {what}; give scenario files as files"
