@@ -717,3 +717,64 @@ def test_bundled_suite_runs_on_the_runtime_and_its_records_parse(host: HostBuild
     # Paced: one 1 ms sleep per 10 debuglog records.
     assert sum(c.startswith("nanosleep") for c in run.calls) == len(run.output) // 10
     assert run.calls[-1].startswith("process_exit code=")
+
+
+# ---- The real 2020 vDSOs (optional) -------------------------------------------------------------
+# zircon-facts.md 9: kern-crates/zCore holds the vDSO of a 2020 Zircon tree for both arches
+# (prebuilt/zircon/{x64,arm64}/libzircon.so). Someone else's binaries: never committed; point
+# these variables at copies to run the tests, which are skipped (also in CI) without them.
+REAL_VDSO_ENV = {"x64": "RIG_REAL_VDSO_X64", "arm64": "RIG_REAL_VDSO_ARM64"}
+REAL_VDSO_DRIVER = {"x64": "x86_64", "arm64": "arm64"}
+# The runtime's own fallback when the vDSO lacks it (facts 7: 4096 on this kernel).
+RUNTIME_FALLBACKS = {"zx_system_get_page_size"}
+
+
+def _profile_2020_unavailable() -> tuple[set[str], set[str]]:
+    """(syscalls the 2020 profile reports unavailable, syscalls its steps make) over every
+    step kind (tests/data/scenarios/codegen-all-steps.yaml) and the bundled suite, the
+    scenarios that apply to 2020."""
+    from rig.model.predict import predict
+    from rig.program.codegen import SYSCALL_BY_KIND
+    from rig.scenario.loader import bundled_suite_paths, load_many
+
+    files = load_many([REPO / "tests" / "data" / "scenarios" / "codegen-all-steps.yaml",
+                       *bundled_suite_paths()])
+    unavailable: set[str] = set()
+    used: set[str] = set()
+    for f in files:
+        for scenario in f.scenarios:
+            if not scenario.applies_to("2020"):
+                continue
+            used.update(SYSCALL_BY_KIND[step.kind] for step in scenario.steps)
+            unavailable.update(p.unavailable for p in predict(scenario, "2020").steps
+                               if p.unavailable is not None)
+    return unavailable, used
+
+
+@pytest.mark.parametrize("arch", sorted(REAL_VDSO_ENV))
+def test_real_2020_vdso_lookup_matches_the_2020_profile(host: HostBuild, arch: str) -> None:
+    path = os.environ.get(REAL_VDSO_ENV[arch])
+    if not path:
+        pytest.skip(f"{REAL_VDSO_ENV[arch]} is not set (the real 2020 {arch} libzircon.so, "
+                    "zircon-facts.md 9)")
+    vdso = Path(path)
+    result = drive(host.drivers[REAL_VDSO_DRIVER[arch]], "mapped", str(vdso))
+    assert (result["open"], result["method"]) == (0, "gnu")  # DT_GNU_HASH only (facts 9)
+    offsets = result["offsets"]
+    assert isinstance(offsets, dict)
+    with vdso.open("rb") as f:
+        elf = ELFFile(f)
+        assert elf["e_machine"] == {"x64": "EM_X86_64", "arm64": "EM_AARCH64"}[arch]
+        symbols = {s.name: s["st_value"] for s in elf.get_section_by_name(".dynsym")
+                   .iter_symbols() if s["st_shndx"] != "SHN_UNDEF"}
+    # Every entry found is at the address the ELF says; every one missing really is.
+    for name, offset in offsets.items():
+        assert offset == symbols.get(name), name
+    missing = {name for name, offset in offsets.items() if offset is None}
+    unavailable, used = _profile_2020_unavailable()
+    # Exactly as the 2020 profile predicts: the steps' syscalls the vDSO lacks are the ones
+    # the model reports unavailable, and nothing else the program calls is missing.
+    assert missing & used == unavailable
+    assert missing <= unavailable | RUNTIME_FALLBACKS
+    assert unavailable == {"zx_pager_query_dirty_ranges", "zx_pager_query_vmo_stats"}
+    assert result["found"] == len(offsets) - len(missing)

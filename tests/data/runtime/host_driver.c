@@ -11,6 +11,8 @@
 //   variant NAME...             rig_vdso_variant
 //   reloc IMAGE OUT             load IMAGE's PT_LOADs, apply its relocations, dump memory to OUT
 //   run ELF SO                  load a guest x86-64 ELF and jump to its entry with SO as vDSO
+//   mapped SO                   lay SO's PT_LOADs out as the kernel maps a vDSO (any arch: no
+//                               code runs), fill rig_syscall_table, print each entry's offset
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <link.h>
@@ -224,6 +226,32 @@ static uint8_t* load_image(const char* path, size_t* size, const rig_elf64_dyn_t
   return base;
 }
 
+static int cmd_mapped(char** argv) {
+  size_t size = 0;
+  const rig_elf64_dyn_t* dyn = NULL;
+  uint64_t entry = 0;
+  uint8_t* base = load_image(argv[2], &size, &dyn, &entry, PROT_READ | PROT_WRITE);
+  rig_vdso_t v;
+  zx_status_t st = rig_vdso_open(&v, (uintptr_t)base);
+  if (st != ZX_OK) {
+    printf("RESULT {\"open\": %d}\n", st);
+    return 0;
+  }
+  size_t found = rig_resolve_syscalls(&v);
+  printf("RESULT {\"open\": 0, \"method\": \"%s\", \"found\": %zu, \"offsets\": {",
+         method_name(v.method), found);
+  for (size_t i = 0; i < rig_syscall_count(); ++i) {
+    const char* name = rig_syscall_name(i);
+    void* p = rig_vdso_sym(&v, name);
+    printf("%s", i ? ", " : "");
+    json_str(name);
+    if (p && rig_syscall_present(i)) printf(": %lu", (unsigned long)((uintptr_t)p - (uintptr_t)base));
+    else printf(": null");
+  }
+  printf("}}\n");
+  return 0;
+}
+
 static int cmd_reloc(char** argv) {
   size_t size = 0;
   const rig_elf64_dyn_t* dyn = NULL;
@@ -260,6 +288,7 @@ int main(int argc, char** argv) {
   if (argc >= 2 && strcmp(argv[1], "variant") == 0) return cmd_variant(argc, argv);
   if (argc == 4 && strcmp(argv[1], "reloc") == 0) return cmd_reloc(argv);
   if (argc == 4 && strcmp(argv[1], "run") == 0) return cmd_run(argv);
+  if (argc == 3 && strcmp(argv[1], "mapped") == 0) return cmd_mapped(argv);
   fprintf(stderr, "usage: see the comment at the top of host_driver.c\n");
   return 2;
 }
