@@ -361,6 +361,13 @@ def test_zbi_extract_writes_what_went_in(tmp_path: Path, cache: Path) -> None:
      "rig build: error: {junk}: container header (byte offset 0): type is 0x464c457f"),
     (["--target", "zircon", "--kernel-zbi", "{tmp}/nope.zbi"],
      "rig build: error: --kernel-zbi {tmp}/nope.zbi: no such file"),
+    # A device or a FIFO is refused, not read (/dev/zero ended in MemoryError).
+    (["--target", "zircon", "--kernel-zbi", "/dev/zero"],
+     "rig build: error: --kernel-zbi /dev/zero: not a regular file"),
+    (["--target", "zircon", "--boot-shim", "/dev/zero"],
+     "rig build: error: --boot-shim /dev/zero: not a regular file"),
+    (["--target", "zircon", "--out", "/proc/version/out"],
+     "rig build: error: --out /proc/version/out: cannot create the build directory: "),
     (["--target", "zircon", "--out", "{arm}"],
      "rig build: error: --out {arm}: cannot create the build directory: "),
     (["--target", "zircon", "--kernel-era", "Q"],
