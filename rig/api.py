@@ -469,6 +469,7 @@ class RunRequest:
     max_boots: int = 8
     cmdline_extra: tuple[str, ...] = ()
     cache_dir: Path | None = None
+    launcher: Any = None  # starts each guest (rig.run.remote.RemoteLauncher); None: local QEMU
 
 
 @dataclass(frozen=True)
@@ -602,7 +603,8 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
         scale = timeout_scale(accel=accel, user_scale=req.timeout_scale,
                               guests=min(jobs, len(req.arches)) * board.smp)
         run_arch(arch_run, manifest, files, out, timeouts=base.scaled(scale),
-                 max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event)
+                 max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event,
+                 launcher=req.launcher)
         return arch_run, manifest
 
     cores = os.cpu_count() or 1

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rig import __version__
+from rig import __version__, api
 from rig.judge import shard as sharding
 from rig.scenario.loader import load_many
 
@@ -61,3 +61,45 @@ def note_shard(args: argparse.Namespace, paths: tuple[Path, ...]) -> None:
     result = json.loads(path.read_text())
     result["shard"] = shard_note(args, paths)
     path.write_text(json.dumps(result, indent=1) + "\n")
+
+
+def add_host_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", action="append", default=[], metavar="USER@HOST[:PORT]",
+                   help="boot on this host over SSH (repeatable; `local` is this machine): the "
+                   "build is copied over SFTP, QEMU runs there, its console streams back; a "
+                   "host whose connection drops leaves and its scenarios run elsewhere")
+    p.add_argument("--hosts-file", type=Path, metavar="F",
+                   help="hosts, one a line: USER@HOST[:PORT] [identity=PATH] [tmp=DIR], or local")
+    p.add_argument("--known-hosts", type=Path, metavar="F",
+                   help="host keys to check against (default ~/.ssh/known_hosts and the "
+                   "system's); an unknown key is refused")
+    p.add_argument("--trust-new-host-keys", action="store_true",
+                   help="trust on first use: accept an unknown host key and record it in the "
+                   "known-hosts file (never a changed one)")
+    p.add_argument("--identity", action="append", default=[], type=Path, metavar="KEY",
+                   help="a private key file (repeatable; default: the SSH agent and ~/.ssh/id_*;"
+                   " never a password)")
+
+
+def hosts_of(args: argparse.Namespace) -> list[Any]:
+    from rig.run.remote import parse_host, parse_hosts_file
+
+    hosts = [parse_host(h) for h in args.host]
+    if args.hosts_file is not None:
+        hosts += parse_hosts_file(args.hosts_file)
+    return hosts
+
+
+def run(args: argparse.Namespace, req: api.RunRequest, **kw: Any) -> api.RunResult:
+    """api.run, or rig.fleet.run_on_hosts with --host/--hosts-file."""
+    hosts = hosts_of(args)
+    if not hosts:
+        return api.run(req, **kw)
+    from rig.fleet import run_on_hosts
+    from rig.run.remote import SshPolicy
+
+    policy = SshPolicy(known_hosts=args.known_hosts,
+                       trust_new_host_keys=args.trust_new_host_keys,
+                       identity_files=tuple(args.identity))
+    return run_on_hosts(req, hosts, policy, printer=kw.get("printer", print),
+                        stop=kw.get("stop"))

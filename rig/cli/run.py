@@ -87,6 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", type=Path, metavar="F", help="also copy result.json to F")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     fleet.add_fleet_options(p)
+    fleet.add_host_options(p)
     report.add_report_options(p, json_flag="--report-json")
     p.add_argument("--max-bundles", type=int, default=bundle.MAX_BUNDLES, metavar="N",
                    help="reproducer bundles (DIR/bundles/) for at most N failing or crashing "
@@ -189,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
 
     old = signal.signal(signal.SIGTERM, on_term)
     try:
-        result = api.run(req, printer=progress.print, on_event=progress.event, stop=stop)
+        result = fleet.run(args, req, printer=progress.print, on_event=progress.event,
+                           stop=stop)
     except KeyboardInterrupt:
         stop.set()
         progress.close()

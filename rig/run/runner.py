@@ -188,7 +188,8 @@ class _BootOutcome:
 def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Timeouts,
               stop: threading.Event, on_record: Callable[[str, int], None] | None = None,
               install_hint: str = "",
-              script: Sequence[tuple[str, str]] = ()) -> _BootOutcome:
+              script: Sequence[tuple[str, str]] = (),
+              launcher: Callable[..., Any] | None = None) -> _BootOutcome:
     """Boot once and read the console until the program ends, the guest dies or hangs.
 
     ``script``: (regex, text) pairs, in order: when a console line matches the next regex, the
@@ -200,7 +201,8 @@ def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Time
     out = _BootOutcome(lines)
     t0 = time.monotonic()
     try:
-        qemu = Qemu(argv, boot_dir, install_hint=install_hint)
+        # A launcher starts the guest elsewhere (rig.run.remote); same interface as Qemu.
+        qemu = (launcher or Qemu)(argv, boot_dir, install_hint=install_hint)
         qemu.start()
     except QemuError as exc:
         out.infra = str(exc)
@@ -268,6 +270,10 @@ def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Time
         qemu.close()
         out.exit_status = qemu.returncode
         out.elapsed_s = time.monotonic() - t0
+    lost = getattr(qemu, "connection_lost", None)
+    if lost:  # a remote guest whose SSH connection died: infrastructure, never a verdict
+        out.infra = lost
+        return out
     if qemu.returncode not in (None, 0) and not lines:
         out.infra = (out.infra or f"QEMU exited with status {qemu.returncode} and printed "
                      f"nothing: {qemu.stderr_tail() or '(no message)'}")
@@ -276,7 +282,8 @@ def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Time
 
 def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], run_dir: Path, *,
              timeouts: Timeouts, max_boots: int, journal: Journal, stop: threading.Event,
-             on_event: Event = _null_event) -> ArchRun:
+             on_event: Event = _null_event,
+             launcher: Callable[..., Any] | None = None) -> ArchRun:
     """Boot until every scenario is decided or ``max_boots`` is reached."""
     total = len(manifest.scenarios)
     board = boards.load_board(run.arch, run.target)
@@ -325,7 +332,8 @@ def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], ru
 
         got = boot_once(argv, boot_dir, nonce=nonce, timeouts=timeouts, stop=stop,
                         on_record=live,
-                        install_hint=f"sudo apt-get install -y {board.qemu_package}")
+                        install_hint=f"sudo apt-get install -y {board.qemu_package}",
+                        launcher=launcher)
         run.qemu_s += got.elapsed_s
         bv = judge_boot(manifest, files, got.lines, nonce=nonce, start=start, hang=got.hang,
                         infra=got.infra)

@@ -20,7 +20,7 @@ LAYERS = {
     "errors": 0, "zx": 0, "profiles": 0, "resources": 0,
     "scenario": 1, "model": 1, "program": 1, "image": 1, "judge": 1,
     "run": 2,
-    "reports": 3, "api": 3,
+    "reports": 3, "api": 3, "fleet": 3,
     "cli": 4, "__main__": 4, "pytest_plugin": 4,
 }
 # Modules no pure-core module may import: they start processes, open sockets or read clocks.
