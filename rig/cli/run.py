@@ -19,6 +19,7 @@ from rig.profiles import PROFILE_NAMES
 from rig.reports import bundle
 from rig.reports.crossarch import render_cross_arch
 from rig.reports.placement import place_run, render_run_placement
+from rig.reports.shrink import shrink_bundles
 from rig.scenario.loader import bundled_suite_paths
 
 EPILOG = """\
@@ -92,6 +93,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-bundles", type=int, default=bundle.MAX_BUNDLES, metavar="N",
                    help="reproducer bundles (DIR/bundles/) for at most N failing or crashing "
                    f"scenarios (default {bundle.MAX_BUNDLES}; 0: none)")
+    p.add_argument("--shrink", action="store_true",
+                   help="shrink every bundled failure to its fewest steps and smallest numbers "
+                   "with the same signature (BUNDLE/shrunk.yaml; `rig shrink`)")
     p.set_defaults(func=run)
 
 
@@ -205,7 +209,12 @@ def run(args: argparse.Namespace) -> int:
     print(_summary(result.result, args.out))
     sys.stdout.write(render_cross_arch(result.result))
     if result.exit_status == EXIT_TEST_FAILED and args.max_bundles > 0:
-        bundle.write_bundles(req, result.result, args.out, limit=args.max_bundles, printer=print)
+        made = bundle.write_bundles(req, result.result, args.out, limit=args.max_bundles,
+                                    printer=print)
+        if args.shrink:
+            shrink_bundles(made, cmdline_extra=req.cmdline_extra, kernel_zbis=req.kernel_zbis,
+                           boot_shims=req.boot_shims, fuchsia_build_dir=req.fuchsia_build_dir,
+                           cache_dir=req.cache_dir, printer=print)
     report.write_reports(args, args.out / "result.json")
     if args.abi == "all":
         sys.stdout.write(render_run_placement(place_run(args.out / "result.json")))
