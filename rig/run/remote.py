@@ -47,6 +47,7 @@ KEEPALIVE_S = 2
 # (the runner's own deadlines end every guest it can still reach much sooner).
 REMOTE_KILL_AFTER_S = 1800
 LOCAL = "local"
+SYSTEM_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 _HOST = re.compile(r"^(?:(?P<user>[A-Za-z0-9._][A-Za-z0-9._-]*)@)?"
                    r"(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$")
 
@@ -137,7 +138,11 @@ class _RecordNewKey(paramiko.MissingHostKeyPolicy):
                     hostname, key.get_name(), key.fingerprint, self.path)
         client.get_host_keys().add(hostname, key.get_name(), key)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        client.save_host_keys(str(self.path))
+        # Append one line: SSHClient.save_host_keys would rewrite the file with only the keys
+        # it loaded itself, dropping the user's others.
+        line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line() or ""
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line.rstrip("\n") + "\n")
 
 
 def remote_command(argv: Sequence[str], *, cwd: str | None = None) -> str:
@@ -169,7 +174,9 @@ class RemoteHost:
         client = paramiko.SSHClient()
         known = self.policy.known_hosts or Path("~/.ssh/known_hosts").expanduser()
         if self.policy.known_hosts is None:
-            client.load_system_host_keys()
+            client.load_system_host_keys()  # ~/.ssh/known_hosts
+            if Path(SYSTEM_KNOWN_HOSTS).is_file():
+                client.load_system_host_keys(SYSTEM_KNOWN_HOSTS)
         elif known.is_file():
             client.load_host_keys(str(known))
         client.set_missing_host_key_policy(

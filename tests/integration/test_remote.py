@@ -85,16 +85,19 @@ def test_unknown_host_key_is_refused(tmp_path: Path) -> None:
     with running_sshd(tmp_path / "sshd") as server:
         host = _host(server, tmp_path)
         empty = tmp_path / "known_hosts"
-        empty.write_text("")
+        unrelated = ("other.example.org ssh-ed25519 "
+                     "AAAAC3NzaC1lZDI1NTE5AAAAIHcnlL0gaXVoJ2kN0HxwB3sd1DfmmtuaX8oP8Tq2QxUY\n")
+        empty.write_text(unrelated)
         refused = SshPolicy(known_hosts=empty, identity_files=(server.user_key,))
         with pytest.raises(RemoteError, match="not found in known_hosts"):
             RemoteHost(host, refused).connect()
-        assert empty.read_text() == ""
+        assert empty.read_text() == unrelated
         # Trust on first use only when asked: the key is then recorded, and checked next time.
         tofu = SshPolicy(known_hosts=empty, identity_files=(server.user_key,),
                          trust_new_host_keys=True)
         RemoteHost(host, tofu).connect().close()
         recorded = empty.read_text()
+        assert recorded.startswith(unrelated)  # appended: the user's other keys stay
         assert f"[127.0.0.1]:{server.port} ssh-ed25519 " in recorded
         RemoteHost(host, refused).connect().close()
         # A changed key is refused even with trust on first use.
@@ -190,3 +193,28 @@ def test_hostile_paths_and_names_cannot_inject_a_remote_command(tmp_path: Path) 
     home = Path(os.path.expanduser("~"))
     planted = [*home.glob("PWNED*"), *Path("/tmp").glob("PWNED*"), *tmp_path.rglob("PWNED*")]
     assert planted == []
+
+
+def test_rig_run_host_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rig.cli.main import main
+
+    with running_sshd(tmp_path / "sshd") as server:
+        hosts = tmp_path / "hosts.txt"
+        (tmp_path / "remote-tmp").mkdir()
+        hosts.write_text(f"# fleet\nlocal\n{server.spec} identity={server.user_key} "
+                         f"tmp={tmp_path / 'remote-tmp'}\n")
+        common = ["run", str(SUITE[0]), str(SUITE[1]), "--target", "sim", "--arch", "x64",
+                  "--quiet"]
+        assert main([*common, "--hosts-file", str(hosts), "--known-hosts",
+                     str(server.known_hosts), "--out", str(tmp_path / "ok")]) == 0
+        result = json.loads((tmp_path / "ok" / "result.json").read_text())
+        assert sorted(a["host"] for a in result["attempts"]) == sorted(["local", server.spec])
+        capsys.readouterr()
+        # Only an unknown host: refused, nothing ran, exit 3 with the reason.
+        unknown = tmp_path / "empty_known_hosts"
+        unknown.write_text("")
+        assert main([*common, "--host", server.spec, "--identity", str(server.user_key),
+                     "--known-hosts", str(unknown), "--out", str(tmp_path / "refused")]) == 3
+        err = capsys.readouterr()
+        assert "not found in known_hosts" in err.out + err.err
+        assert "--trust-new-host-keys" in err.out + err.err
