@@ -18,7 +18,8 @@ from rig.errors import EXIT_ENVIRONMENT, RigError
 # Each command lives in rig/cli/<module>.py with `register(subparsers)`; the order here is
 # the order in --help.
 COMMAND_MODULES = ("validate", "expect", "build", "run", "merge", "check_log", "report", "diff",
-                   "repro", "shrink", "zbi", "doctor")
+                   "repro", "shrink", "fuzz",
+                   "zbi", "doctor")
 
 EPILOG = """\
 exit status: 0 all passed; 1 a test failed or disagreed with its expectation;
