@@ -19,7 +19,7 @@ from rig.errors import EXIT_ENVIRONMENT, RigError
 # the order in --help.
 COMMAND_MODULES = ("validate", "expect", "build", "run", "merge", "check_log", "report", "diff",
                    "repro", "shrink", "fuzz",
-                   "zbi", "doctor")
+                   "bisect", "zbi", "doctor")
 
 EPILOG = """\
 exit status: 0 all passed; 1 a test failed or disagreed with its expectation;
