@@ -164,12 +164,15 @@ uint32_t rig_start_scenario(void) {
 // rig.gdb=1 (`rig repro --gdb`): after hello, print where this program is loaded (it changes
 // every boot) and where the hold flag is, then wait until a debugger clears the flag. Not a
 // record: nothing judges it, and without the word the program never gets here.
-volatile uint32_t rig_gdb_hold = 1;
-extern const char __ehdr_start[];
+// Hidden: a PC-relative address, no GOT entry (a GOT would add a RELRO segment to every program).
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
 
 static void gdb_wait(void) {
   const char* g = rig_env_get("rig.gdb");
   if (g == 0 || g[0] != '1' || g[1] != '\0') return;
+  // The hold flag lives on this stack frame, not in a global: a writable global would change
+  // the program's segments for every run, debugged or not. The debugger clears it by address.
+  volatile uint32_t hold = 1;
   char line[96];
   size_t n = 0;
   static const char a[] = "rig.gdb: load=0x", b[] = " hold=0x",
@@ -177,10 +180,10 @@ static void gdb_wait(void) {
   for (size_t i = 0; a[i] != '\0'; i++) line[n++] = a[i];
   n += fmt_u64(line + n, (uint64_t)(uintptr_t)__ehdr_start, 16);
   for (size_t i = 0; b[i] != '\0'; i++) line[n++] = b[i];
-  n += fmt_u64(line + n, (uint64_t)(uintptr_t)&rig_gdb_hold, 16);
+  n += fmt_u64(line + n, (uint64_t)(uintptr_t)&hold, 16);
   for (size_t i = 0; c[i] != '\0'; i++) line[n++] = c[i];
   rig_output_write(line, n);
-  while (rig_gdb_hold != 0) {
+  while (hold != 0) {
   }
 }
 
