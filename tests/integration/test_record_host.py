@@ -149,7 +149,7 @@ def test_builtin_nonce_without_cmdline_word(driver: Path) -> None:
     assert isinstance(hello, Record)
     assert hello.get("nonce_src") == "builtin"
     assert len(parsed.records) == 17
-    assert parsed.missing == ()
+    assert parsed.gaps == ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def run_fixture(exe: Path, mode: str) -> tuple[list[tuple[str, tuple[tuple[str, 
     proc = subprocess.run([str(exe), mode], check=True, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=30)
     parsed = parse_log(proc.stdout.splitlines(), nonces=["00112233aabbccdd"])
-    assert (parsed.anomalies, parsed.missing) == ((), ())
+    assert (parsed.anomalies, parsed.gaps) == ((), ())
     return ([(r.kind, r.fields, r.ranges) for r in parsed.records[1:]],
             proc.stderr.splitlines())
 

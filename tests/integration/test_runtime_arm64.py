@@ -382,7 +382,7 @@ def test_arm64_bundled_suite_runs_end_to_end_and_its_records_parse(
         run = run_guest(arm64, suite.elf, msg, len(INFOS_NEW), vdso=arm64.vdso_pager)
         out, variant = "debuglog", "next"
     parsed = parse_log(run.output, nonces=[nonce])
-    assert (parsed.nonce, parsed.anomalies, parsed.missing, parsed.foreign) == (nonce, (), (), 0)
+    assert (parsed.nonce, parsed.anomalies, parsed.gaps, parsed.foreign) == (nonce, (), (), 0)
     assert len(parsed.records) == len(run.output)
     records = [(r.kind, dict(r.fields)) for r in parsed.records]
     count = len(program.scenarios)

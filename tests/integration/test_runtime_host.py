@@ -699,7 +699,7 @@ def test_bundled_suite_runs_on_the_runtime_and_its_records_parse(host: HostBuild
     msg = message_2020([*ENVIRON_2020[:3], f"rig.nonce={nonce}"])
     run = run_guest(host, built.path, msg, 17, vdso_name="vdso/full")
     parsed = parse_log(run.output, nonces=[nonce])
-    assert (parsed.nonce, parsed.anomalies, parsed.missing, parsed.foreign) == (nonce, (), (), 0)
+    assert (parsed.nonce, parsed.anomalies, parsed.gaps, parsed.foreign) == (nonce, (), (), 0)
     assert len(parsed.records) == len(run.output)
     hello, bye = parsed.records[0], parsed.records[-1]
     assert (hello.kind, bye.kind) == ("hello", "bye")
