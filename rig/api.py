@@ -62,9 +62,13 @@ from rig.run.runner import (
     KERNEL_TIMEOUTS,
     SIM_TIMEOUTS,
     ArchRun,
+    BootNumbers,
     Event,
     Journal,
+    merge_slices,
+    replace_arch_run,
     run_arch,
+    slice_bounds,
     timeout_scale,
 )
 from rig.run.sim_build import build_sim
@@ -601,16 +605,36 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
         board = boards.load_board(arch, target)
         base = SIM_TIMEOUTS if manifest.simulated else KERNEL_TIMEOUTS
         scale = timeout_scale(accel=accel, user_scale=req.timeout_scale,
-                              guests=min(jobs, len(req.arches)) * board.smp)
-        run_arch(arch_run, manifest, files, out, timeouts=base.scaled(scale),
-                 max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event,
-                 launcher=req.launcher)
+                              guests=min(jobs, len(req.arches) * slices) * board.smp)
+        total = len(manifest.scenarios)
+        bounds = slice_bounds(total, slices)
+        if len(bounds) == 1:
+            run_arch(arch_run, manifest, files, out, timeouts=base.scaled(scale),
+                     max_boots=req.max_boots, journal=journal, stop=stop, on_event=on_event,
+                     launcher=req.launcher)
+            return arch_run, manifest
+        # Slices of the suite in guests of their own (-j beyond one guest per arch): each runs
+        # [first, last) with rig.start/rig.end and reboots past crashes within its slice.
+        numbers = BootNumbers()
+        parts = [replace_arch_run(arch_run) for _ in bounds]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(bounds)) as inner:
+            futures = [inner.submit(run_arch, part, manifest, files, out,
+                                    timeouts=base.scaled(scale), max_boots=req.max_boots,
+                                    journal=journal, stop=stop, on_event=on_event,
+                                    launcher=req.launcher, first=a, last=b,
+                                    boot_numbers=numbers)
+                       for part, (a, b) in zip(parts, bounds, strict=True)]
+            for fut in futures:
+                fut.result()
+        merge_slices(arch_run, parts, bounds)
         return arch_run, manifest
 
     cores = os.cpu_count() or 1
     widest = max((boards.load_board(a, plans[a][0]).smp for a in req.arches), default=1)
     # Never more guest vCPUs than cores: two 2-CPU TCG guests on 2 cores give false hangs.
     jobs = req.jobs or max(1, cores // widest)
+    # Jobs beyond one guest per arch cut each arch's suite into slices that boot in parallel.
+    slices = max(1, jobs // max(len(req.arches), 1))
     results: dict[str, tuple[ArchRun, Manifest]] = {}
     errors: list[BaseException] = []
     started = time.monotonic()

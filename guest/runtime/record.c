@@ -148,18 +148,23 @@ static int is_nonce(const char* s) {
   return s[NONCE_LEN] == '\0';
 }
 
-uint32_t rig_start_scenario(void) {
-  // rig.start=<k>: the runner's reboot after a crash or hang in scenario k-1 resumes here.
-  // Anything but a plain decimal below 10^8 counts as absent: run every scenario.
-  const char* s = rig_env_get("rig.start");
+// A program option that is a plain decimal below 10^8, or `absent` (missing or malformed).
+static uint32_t option_index(const char* key, uint32_t absent) {
+  const char* s = rig_env_get(key);
   uint32_t k = 0;
-  if (s == 0 || *s == '\0') return 0;
+  if (s == 0 || *s == '\0') return absent;
   for (; *s != '\0'; ++s) {
-    if (*s < '0' || *s > '9' || k >= 10000000u) return 0;
+    if (*s < '0' || *s > '9' || k >= 10000000u) return absent;
     k = k * 10u + (uint32_t)(*s - '0');
   }
   return k;
 }
+
+// rig.start=<k>: the runner's reboot after a crash or hang in scenario k-1 resumes here.
+uint32_t rig_start_scenario(void) { return option_index("rig.start", 0); }
+
+// rig.end=<k>: a slice of the suite stops before scenario k (the runner's -j slices).
+uint32_t rig_end_scenario(void) { return option_index("rig.end", 0xffffffffu); }
 
 // rig.gdb=1 (`rig repro --gdb`): after hello, print where this program is loaded (it changes
 // every boot) and where the hold flag is, then wait until a debugger clears the flag. Not a
@@ -210,8 +215,9 @@ void rig_record_hello(const char* builtin_id, uint32_t scenarios) {
   rec_field_u(&r, "page", info ? info->page_size : 0);
   rec_field_u(&r, "scenarios", scenarios);
   rec_field_str(&r, "vdso", (info && info->vdso) ? info->vdso : "unknown");
-  uint32_t start = rig_start_scenario();
+  uint32_t start = rig_start_scenario(), end = rig_end_scenario();
   if (start != 0) rec_field_u(&r, "start", start);
+  if (end != 0xffffffffu) rec_field_u(&r, "end", end);
   rec_end(&r);
   gdb_wait();
 }

@@ -273,27 +273,28 @@ def build_cmdline(era: EraDetection, program_path: str = PROGRAM_PATH,
 
 
 def reboot_cmdline(words: Sequence[str], *, old_nonce: str, new_nonce: str,
-                   start: int) -> tuple[str, ...]:
+                   start: int, end: int | None = None) -> tuple[str, ...]:
     """The build's command line for another boot of the same program: a fresh nonce (so no
     record of an earlier boot is ever taken for this one) and ``rig.start=<start>``.
 
     Both reach the program the way ``rig.nonce`` did in the build's era: inside the userboot
     program word as ``+`` arguments (eras D on) and as plain words (the environ of eras A-C).
+    ``end`` adds ``rig.end=<end>`` the same way (a slice of the suite ends there).
     """
     if not NONCE_RE.match(new_nonce):
         raise InputError(f"nonce {new_nonce!r}: wanted 16 lowercase hex digits")
     out = []
+    extra = ([f"rig.start={start}"] if start else []) + (
+        [f"rig.end={end}"] if end is not None else [])
     for word in words:
-        if word.startswith("rig.start=") or "+rig.start=" in word:
-            word = re.sub(r"\+rig\.start=\d*", "", word)
-            if word.startswith("rig.start="):
-                continue
+        if word.startswith(("rig.start=", "rig.end=")):
+            continue
+        word = re.sub(r"\+rig\.(start|end)=\d*", "", word)
         word = word.replace(f"rig.nonce={old_nonce}", f"rig.nonce={new_nonce}")
-        if f"+rig.nonce={new_nonce}" in word and start:
-            word += f"+rig.start={start}"
+        if f"+rig.nonce={new_nonce}" in word:
+            word += "".join(f"+{w}" for w in extra)
         out.append(word)
-    if start:
-        out.append(f"rig.start={start}")
+    out += extra
     return tuple(out)
 
 

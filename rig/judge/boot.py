@@ -86,7 +86,7 @@ def find_crash(lines: Iterable[tuple[int, str]]) -> tuple[Crash | None, CrashSca
 
 
 def judge_boot(manifest: Manifest, files: Sequence[ScenarioFile], lines: Sequence[str], *,
-               nonce: str, start: int = 0, hang: str | None = None,
+               nonce: str, start: int = 0, end_index: int | None = None, hang: str | None = None,
                infra: str | None = None) -> BootVerdict:
     """The verdict of one boot's console output.
 
@@ -98,15 +98,17 @@ def judge_boot(manifest: Manifest, files: Sequence[ScenarioFile], lines: Sequenc
     parsed = parse_log(text, nonces=boot_manifest.nonces)
     verdict = compare_run(boot_manifest, files, parsed)
     crash, _ = find_crash(numbered(text))
-    return end_boot(verdict, parsed, crash, start=start, hang=hang, infra=infra, lines=text)
+    return end_boot(verdict, parsed, crash, start=start, end_index=end_index, hang=hang,
+                    infra=infra, lines=text)
 
 
 def end_boot(verdict: RunVerdict, parsed: ParsedLog, crash: Crash | None, *, start: int = 0,
-             hang: str | None = None, infra: str | None = None,
+             end_index: int | None = None, hang: str | None = None,
+             infra: str | None = None,
              lines: Sequence[str] = ()) -> BootVerdict:
     """Fold how the boot ended into the records' verdict: the scenario running when the guest
-    crashed, hung or lost QEMU gets CRASH, HANG or INFRA; scenarios before ``start`` are not
-    part of this boot."""
+    crashed, hung or lost QEMU gets CRASH, HANG or INFRA; scenarios before ``start`` (and from
+    ``end_index`` on, for a slice of the suite) are not part of this boot."""
     text = lines
     reached = frozenset(s for r in parsed.records if r.kind == "sbeg"
                         for s in [r.number("s")] if s is not None)
@@ -135,7 +137,7 @@ def end_boot(verdict: RunVerdict, parsed: ParsedLog, crash: Crash | None, *, sta
 
     scenarios = []
     for sv in verdict.scenarios:
-        if sv.index < start:
+        if sv.index < start or (end_index is not None and sv.index >= end_index):
             continue  # not run in this boot
         if sv.index == in_progress and end in (BootEnd.CRASH, BootEnd.HANG, BootEnd.INFRA):
             outcome = {BootEnd.CRASH: Outcome.CRASH, BootEnd.HANG: Outcome.HANG,

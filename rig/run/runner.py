@@ -112,6 +112,20 @@ class ArchRun:
 Event = Callable[[str, str, int, int], None]  # arch, phase, scenarios done, total
 
 
+class BootNumbers:
+    """Boot directory numbers of one arch, shared by the slices that boot it in parallel."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            n = self._next
+            self._next += 1
+            return n
+
+
 def _null_event(_arch: str, _phase: str, _done: int, _total: int) -> None:
     pass
 
@@ -283,9 +297,18 @@ def boot_once(argv: Sequence[str], boot_dir: Path, *, nonce: str, timeouts: Time
 def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], run_dir: Path, *,
              timeouts: Timeouts, max_boots: int, journal: Journal, stop: threading.Event,
              on_event: Event = _null_event,
-             launcher: Callable[..., Any] | None = None) -> ArchRun:
-    """Boot until every scenario is decided or ``max_boots`` is reached."""
+             launcher: Callable[..., Any] | None = None,
+             first: int = 0, last: int | None = None,
+             boot_numbers: BootNumbers | None = None) -> ArchRun:
+    """Boot until every scenario of [first, last) is decided or ``max_boots`` is reached.
+
+    A slice of the suite (``rig run -j``) passes its bounds and the arch's shared
+    ``boot_numbers``, so every boot directory of the arch has its own number.
+    """
     total = len(manifest.scenarios)
+    last = total if last is None else last
+    sliced = (first, last) != (0, total)
+    numbers = boot_numbers or BootNumbers()
     board = boards.load_board(run.arch, run.target)
     image = run.build_dir / "image.zbi"
     direct = manifest.boot_mode == direct_boot.BOOT_DIRECT
@@ -297,18 +320,18 @@ def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], ru
     words = manifest.cmdline.split()
     reran: set[int] = set()
     noted: set[int] = set()
-    start = 0
+    start = first
     run.scenarios = [None] * total
-    while start < total and len(run.boots) < max_boots and not stop.is_set():
-        index = len(run.boots)
+    while start < last and len(run.boots) < max_boots and not stop.is_set():
+        index = numbers.next()
         boot_dir = run_dir / run.arch / f"boot-{index}"
         boot_dir.mkdir(parents=True, exist_ok=True)
-        if index == 0 and start == 0:
+        if not run.boots and start == 0 and not sliced:
             nonce, argv, cmdline = manifest.nonce, base_argv, words
         else:
             nonce = secrets.token_hex(8)
             cmdline = list(reboot_cmdline(words, old_nonce=manifest.nonce, new_nonce=nonce,
-                                          start=start))
+                                          start=start, end=last if sliced else None))
             boot_image = boot_dir / "image.zbi"
             data = with_cmdline(image.read_bytes(), cmdline, source=str(image))
             boot_image.write_bytes(data)
@@ -335,15 +358,15 @@ def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], ru
                         install_hint=f"sudo apt-get install -y {board.qemu_package}",
                         launcher=launcher)
         run.qemu_s += got.elapsed_s
-        bv = judge_boot(manifest, files, got.lines, nonce=nonce, start=start, hang=got.hang,
-                        infra=got.infra)
+        bv = judge_boot(manifest, files, got.lines, nonce=nonce, start=start,
+                        end_index=last if sliced else None, hang=got.hang, infra=got.infra)
         run.verdicts.append(bv)
         record.elapsed_s, record.exit_status = got.elapsed_s, got.exit_status
         record.end, record.reason, record.in_progress = bv.end.value, bv.reason, bv.in_progress
         record.crash_title = bv.crash.title if bv.crash else None
         record.registers = got.registers
         (boot_dir / "verdict.json").write_text(json.dumps(record.to_json(), indent=1) + "\n")
-        if index == 0:
+        if len(run.boots) == 1:
             run.kernel = kernel_identity(got.lines)
         merged = merge_scenarios(run.verdicts, total)
         for i, sv in enumerate(merged):
@@ -353,7 +376,7 @@ def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], ru
                               outcome=sv.outcome.value, reason=sv.reason, boot=index)
         journal.write("boot_end", **{"arch": run.arch, **record.to_json()})
         k = bv.in_progress
-        if index > 0 and start in reran and start not in noted:
+        if len(run.boots) > 1 and start in reran and start not in noted:
             # This boot began with the scenario that failed before: does it fail alone?
             noted.add(start)
             if k == start and bv.end in (BootEnd.CRASH, BootEnd.HANG):
@@ -377,7 +400,7 @@ def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], ru
             start = k + 1
     # Scenarios no boot decided: INCOMPLETE (or INFRA when QEMU failed), never PASS.
     for i, sv in enumerate(run.scenarios):
-        if sv is None:
+        if sv is None and first <= i < last:
             entry = manifest.scenarios[i]
             why = run.infra or ("not reached: the run stopped before it (boots: "
                                 f"{len(run.boots)} of at most {max_boots})")
@@ -390,3 +413,41 @@ def run_arch(run: ArchRun, manifest: Manifest, files: Sequence[ScenarioFile], ru
             run.scenarios[i] = replace(sv, reason="; ".join([sv.reason, *notes]).strip("; "))
     on_event(run.arch, "done", total, total)
     return run
+
+
+def slice_bounds(total: int, slices: int) -> list[tuple[int, int]]:
+    """``slices`` contiguous [first, last) ranges covering ``total`` scenarios, none empty."""
+    slices = max(1, min(slices, total))
+    size, extra = divmod(total, slices)
+    out, first = [], 0
+    for i in range(slices):
+        last = first + size + (1 if i < extra else 0)
+        out.append((first, last))
+        first = last
+    return out
+
+
+def replace_arch_run(run: ArchRun) -> ArchRun:
+    """A fresh ArchRun for one slice, with the arch's identity and none of its results."""
+    return ArchRun(arch=run.arch, target=run.target, simulated=run.simulated, abi=run.abi,
+                   abi_reason=run.abi_reason, accel=run.accel, build_dir=run.build_dir)
+
+
+def merge_slices(run: ArchRun, parts: Sequence[ArchRun], bounds: Sequence[tuple[int, int]]
+                 ) -> None:
+    """Fold the slices' results into ``run``: boots in boot order, each scenario from its
+    slice."""
+    total = max((b for _, b in bounds), default=0)
+    run.scenarios = [None] * total
+    for part, (first, last) in zip(parts, bounds, strict=True):
+        run.scenarios[first:last] = part.scenarios[first:last]
+        run.boots += part.boots
+        run.verdicts += part.verdicts
+        run.qemu_s += part.qemu_s
+        for k, notes in part.notes.items():
+            run.notes.setdefault(k, []).extend(notes)
+        run.infra = run.infra or part.infra
+    run.boots.sort(key=lambda b: b.index)
+    first_boot = min(parts, key=lambda p: p.boots[0].index if p.boots else 1 << 30)
+    run.kernel = first_boot.kernel
+

@@ -181,3 +181,21 @@ def test_sigint_leaves_no_qemu_and_a_partial_result(tmp_path: Path) -> None:
     events = [json.loads(line) for line in journal.read_text().splitlines()]
     assert any(e["event"] == "sbeg" for e in events)
     assert (out / "x64" / "boot-0" / "serial.log").stat().st_size > 0
+
+
+def test_slices_of_a_suite_boot_in_parallel_and_reboot_within_their_slice(
+        tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    # 24 scenarios in 3 slices of 8: a panic in scenario 10 (the second slice).
+    proc = rig("run", str(SUITE), "--arch", "x64", "-j", "3", "--out", str(out), "--quiet",
+               "--cmdline", "rig.sim.fault=panic@10.0", "--timeout-scale", "0.25")
+    result = result_of(out)
+    ran = result["arches"][0]
+    outcomes = [s["outcome"] for s in ran["scenarios"]]
+    assert outcomes == ["PASS"] * 10 + ["CRASH"] + ["PASS"] * (len(outcomes) - 11), outcomes
+    starts = sorted(b["start"] for b in ran["boots"])
+    assert starts == [0, 8, 10, 11, 16], starts  # slices, then 10 alone, then the rest
+    assert sorted(b["index"] for b in ran["boots"]) == list(range(5))
+    second = next(b for b in ran["boots"] if b["start"] == 8)
+    assert "rig.end=16" in (Path(second["dir"]) / "cmdline.txt").read_text()
+    assert proc.returncode == 1

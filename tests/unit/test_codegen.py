@@ -76,12 +76,12 @@ def test_rendered_program_structure() -> None:
     main = program.c_source.split("int rig_program_main(void) {", 1)[1]
     assert [line.strip() for line in main.strip().splitlines()
             if not line.strip().startswith("//")] == [
-        "uint32_t start = rig_start_scenario();",
+        "uint32_t start = rig_start_scenario(), end = rig_end_scenario();",
         "rig_record_hello(RIG_PROGRAM_ID, RIG_SCENARIO_COUNT);",
-        "if (start <= 0u) scenario_0_cg_write_then_query();",
-        "if (start <= 1u) scenario_1_cg_ops();",
-        "if (start <= 2u) scenario_2_cg_trap_dirty();",
-        "if (start <= 3u) scenario_3_cg_handles();",
+        "if (start <= 0u && 0u < end) scenario_0_cg_write_then_query();",
+        "if (start <= 1u && 1u < end) scenario_1_cg_ops();",
+        "if (start <= 2u && 2u < end) scenario_2_cg_trap_dirty();",
+        "if (start <= 3u && 3u < end) scenario_3_cg_handles();",
         "rig_record_bye(RIG_SCENARIO_COUNT);",
         "return 0;",
         "}",

@@ -32,6 +32,9 @@ const char* rig_env_get(const char* key);
 // The first scenario to run: `rig.start=<k>` (read like rig_env_get), or 0. The runner passes it
 // when it reboots after a crash or hang, so one ELF serves every boot of a run.
 uint32_t rig_start_scenario(void);
+// One past the last scenario to run: `rig.end=<k>`, or UINT32_MAX. The runner's -j slices of a
+// suite each run [start, end) in a guest of their own.
+uint32_t rig_end_scenario(void);
 
 // Facts about this boot, for the hello record.
 typedef struct rig_runtime_info {
