@@ -72,3 +72,14 @@ def test_run_shrink_shrinks_the_sims_planted_kernel_bug(tmp_path: Path) -> None:
     [scenario] = yaml.safe_load(text)["scenarios"]
     # The fault hits step 1 whatever it is: a supply and the write it lets run.
     assert [_op(s) for s in scenario["steps"]] == ["supply", "write"]
+
+
+def test_a_crash_shrinks_keeping_its_title(tmp_path: Path) -> None:
+    # The sim panics at the start of step 3 (after the record of step 2): any three steps
+    # that run crash the same way, fewer never reach it.
+    original = load_scenario(SUITE, "query-runs-split-by-clean-pages")
+    oracle = Oracle(ShrinkSpec(arch="x64", abi="2024",
+                               cmdline_extra=("rig.sim.fault=panic@0.3",)), tmp_path / "work")
+    result = shrink(original, oracle)
+    assert result.signature == "CRASH ZIRCON KERNEL PANIC"
+    assert (result.steps_before, result.steps_after) == (5, 3)
