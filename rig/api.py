@@ -26,9 +26,6 @@ from typing import Any
 
 from rig import __version__, resources
 from rig.errors import (
-    EXIT_ENVIRONMENT,
-    EXIT_OK,
-    EXIT_TEST_FAILED,
     ImageError,
     InputError,
     ScenarioError,
@@ -53,7 +50,9 @@ from rig.judge.manifest import (
     ManifestScenario,
     read_manifest,
 )
+from rig.judge.merge import exit_status
 from rig.judge.protocol import ParsedLog, iter_log_lines, parse_log
+from rig.judge.signature import scenario_json
 from rig.model.predict import validation_problems
 from rig.profiles import DEFAULT_PROFILE, get_profile
 from rig.program.codegen import construction_problems, render_program
@@ -528,13 +527,7 @@ def _choose_accel(req: RunRequest, target: str) -> tuple[str, str]:
 def _scenario_json(sv: ScenarioVerdict | None, entry: ManifestScenario) -> dict[str, Any]:
     if sv is None:
         return {"name": entry.name, "file": entry.file, "outcome": "INCOMPLETE", "steps": []}
-    return {"index": sv.index, "name": sv.name, "file": sv.file, "where": sv.where,
-            "outcome": sv.outcome.value, "reason": sv.reason,
-            "steps": [{"index": st.index, "op": st.op, "outcome": st.outcome.value,
-                       "where": st.where, "reason": st.reason,
-                       "diffs": [{"field": d.field, "expected": repr(d.expected),
-                                  "actual": repr(d.actual)} for d in st.diffs]}
-                      for st in sv.steps]}
+    return scenario_json(sv)
 
 
 def _arch_json(arch_run: ArchRun, manifest: Manifest) -> dict[str, Any]:
@@ -549,14 +542,6 @@ def _arch_json(arch_run: ArchRun, manifest: Manifest) -> dict[str, Any]:
             "qemu_s": round(arch_run.qemu_s, 3),
             "boots": [b.to_json() for b in arch_run.boots],
             "scenarios": scenarios}
-
-
-def _exit_status(outcome: Outcome) -> int:
-    if outcome in (Outcome.PASS, Outcome.SKIP):
-        return EXIT_OK
-    if outcome is Outcome.INFRA:
-        return EXIT_ENVIRONMENT
-    return EXIT_TEST_FAILED
 
 
 def run(req: RunRequest, *, printer: Printer = null_printer,
@@ -657,11 +642,11 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
         if stop.is_set() and not errors:
             outcome = combine_outcomes([outcome, Outcome.INCOMPLETE])
         result = {"schema": RUN_SCHEMA, "rig_version": __version__,
-                  "outcome": outcome.value, "exit_status": _exit_status(outcome),
+                  "outcome": outcome.value, "exit_status": exit_status(outcome),
                   "interrupted": stop.is_set() and not errors,
                   "wall_s": round(time.monotonic() - started, 3), "arches": arches}
         (out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
         journal.write("end", outcome=outcome.value)
     if errors:
         raise errors[0]
-    return RunResult(out, result, _exit_status(outcome))
+    return RunResult(out, result, exit_status(outcome))
