@@ -17,7 +17,9 @@ from typing import Any
 
 import pytest
 
+from rig.errors import EXIT_BAD_INPUT
 from rig.image import boards
+from rig.profiles import PROFILE_NAMES
 from rig.pytest_plugin.session import (
     DEFAULT_ARCHES,
     OPTIONS_KEY,
@@ -43,8 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--rig-target", choices=("auto", "sim", "zircon"), default=None,
                     help="auto (default: zircon with a kernel, else the SIMULATED sim), sim or "
                     "zircon; collects scenario YAML files")
-    group.addoption("--rig-abi", default=None, metavar="P",
-                    help="ABI profile (default auto)")
+    group.addoption("--rig-abi", default=None, choices=("auto", *PROFILE_NAMES),
+                    help="ABI profile (default auto: the build picks it)")
     group.addoption("--rig-kernel-zbi", action="append", default=[], metavar="PATH",
                     help="a kernel ZBI (repeatable; its arch is read from its kernel item)")
     group.addoption("--rig-accel", choices=("tcg", "kvm", "auto"), default=None,
@@ -181,7 +183,8 @@ class ScenarioItem(pytest.Item):
         run = rig_session(self.config).run((self.path,), self.arch)
         self.user_properties += [("rig.arch", self.arch), ("rig.run", str(run.out_dir))]
         if run.error is not None:
-            raise ScenarioFailed(run, None, f"INFRA {self.scenario.name} on {self.arch}: "
+            what = "ERROR (bad input)" if run.exit_status == EXIT_BAD_INPUT else "INFRA"
+            raise ScenarioFailed(run, None, f"{what} {self.scenario.name} on {self.arch}: "
                                  f"{run.error}")
         abi = str(run.arch_result.get("abi"))
         entry = run.scenarios.get(self.scenario.name)

@@ -108,6 +108,17 @@ def test_k_and_x(pytester: pytest.Pytester) -> None:
     assert _outcomes(stopped) == {"passed": 1, "failed": 1}  # legacy-only never ran
 
 
+def test_abi_option_and_bad_input(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".yaml", demo=DEMO)
+    legacy = pytester.runpytest_subprocess("demo.yaml", "--rig-target", "sim", "--rig-abi",
+                                           "2020", "-k", "legacy", "-p", "no:cacheprovider")
+    assert _outcomes(legacy) == {"passed": 1, "deselected": 2}
+    bad = pytester.runpytest_subprocess("demo.yaml", "--rig-abi", "1999",
+                                        "-p", "no:cacheprovider")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--rig-abi*invalid choice*"])
+
+
 def test_two_arches_under_xdist(pytester: pytest.Pytester) -> None:
     require_tool("qemu-system-aarch64", "qemu-system-arm")
     pytester.makefile(".yaml", demo=DEMO, ok=PASSING)
