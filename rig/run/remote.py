@@ -161,6 +161,8 @@ class RemoteHost:
         self.tmp: str | None = None
         self._synced: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._sftp: paramiko.SFTPClient | None = None
+        self._sftp_lock = threading.Lock()
         self._port = 20000 + secrets.randbelow(30000)
 
     def __str__(self) -> str:
@@ -247,17 +249,27 @@ class RemoteHost:
         rel = local.resolve().relative_to(local_root)
         return str(PurePosixPath(self.tmp) / local_root.name / rel)
 
-    def upload(self, files: Sequence[Path], local_root: Path) -> None:
-        """Copy ``files`` (under ``local_root``) to the same places under the remote directory.
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        # One SFTP session per connection: each new session costs a round of channel setup.
+        if self._sftp is None:
+            if self.client is None:
+                raise RemoteError(f"{self.spec}: not connected")
+            self._sftp = self.client.open_sftp()
+        return self._sftp
+
+    def upload(self, files: Sequence[Path], local_root: Path, *,
+               dirs: Sequence[Path] = ()) -> None:
+        """Copy ``files`` (under ``local_root``) to the same places under the remote directory,
+        and make the remote counterparts of ``dirs``.
 
         :raises RemoteError: SFTP failed.
         """
         try:
-            sftp = self.client.open_sftp() if self.client else None
-            if sftp is None:
-                raise RemoteError(f"{self.spec}: not connected")
-            try:
+            with self._sftp_lock:
+                sftp = self._sftp_client()
                 made: set[str] = set()
+                for d in dirs:
+                    self._makedirs(sftp, self.remote_path(d, local_root))
                 for f in files:
                     dest = self.remote_path(f, local_root)
                     parent = str(PurePosixPath(dest).parent)
@@ -265,8 +277,6 @@ class RemoteHost:
                         self._makedirs(sftp, parent)
                         made.add(parent)
                     sftp.put(str(f), dest)
-            finally:
-                sftp.close()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise RemoteError(f"{self.spec}: upload failed: {exc}") from exc
 
@@ -303,6 +313,12 @@ class RemoteHost:
             except RemoteError as exc:
                 LOG.warning("%s: could not remove %s: %s", self.spec, self.tmp, exc)
         self.tmp = None
+        if self._sftp is not None:
+            try:
+                self._sftp.close()
+            except (OSError, EOFError, paramiko.SSHException):
+                pass
+            self._sftp = None
         if self.client is not None:
             self.client.close()
             self.client = None
@@ -393,9 +409,8 @@ class RemoteQemu:
             for d in sorted(build_dirs):
                 host.sync_dir(d, self.local_root)
             others = [p for p in self._paths() if p.parent not in build_dirs and p.is_file()]
-            host.upload(others, self.local_root)
+            host.upload(others, self.local_root, dirs=[self.boot_dir])
             self._remote_boot = host.remote_path(self.boot_dir, self.local_root)
-            host.run(["mkdir", "-p", "--", self._remote_boot])
             remote_root = host.remote_path(self.local_root, self.local_root)
             self.qmp_port = host.next_port()
             self.argv = [a.replace(str(self.local_root), remote_root) for a in self.local_argv]
