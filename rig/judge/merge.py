@@ -5,12 +5,15 @@ Per arch, the parts' scenarios are joined in file-name order (each part's own or
 file), counts and outcomes recomputed with the one precedence rule (rig.judge.compare), boots
 listed with the part they came from, QEMU time summed. Parts must agree on what they ran (target,
 profile, simulated); a scenario decided by two parts is an error, unless ``replace_infra`` lets a
-later part's verdict replace an INFRA one (a part rerun on another host).
+later part's verdict replace an INFRA one (a part rerun on another host). Each scenario keeps
+its index in its part's program and gains ``part``; its ``file`` names the copy in its part's
+build directory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 from rig.errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_TEST_FAILED, InputError
@@ -63,9 +66,15 @@ def merge_results(parts: Sequence[Mapping[str, Any]], *, sources: Sequence[str] 
             into["builds"].append(a.get("build"))
             into["qemu_s"] = round(into["qemu_s"] + float(a.get("qemu_s", 0.0)), 3)
             into["boots"] += [{**b, "part": k} for b in a.get("boots", [])]
+            build = a.get("build")
             for s in a.get("scenarios", []):
                 skey = scenario_key(arch, s)
                 entry = {**s, "part": k}
+                file = str(s.get("file", ""))
+                if build and file and not PurePath(file).is_absolute():
+                    # The parts have builds of their own: name the scenario's copy in its own
+                    # (a consumer joining the arch's "build" with it still lands there).
+                    entry["file"] = str(PurePath(str(build)) / file)
                 if skey in chosen:
                     earlier = chosen[skey][1]
                     if not (replace_infra and earlier.get("outcome") == "INFRA"):

@@ -35,6 +35,7 @@ class BootInfo:
     crash: str | None
     nonce: str
     lines: tuple[str, ...] = ()  # the serial log (decoded, line ends stripped)
+    part: int | None = None  # a merged result's part (rig merge, rig run --host)
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,8 @@ def read_run(path: Path, *, bundles: Mapping[tuple[str, int], Path] | None = Non
                 index=int(b.get("index", 0)), start=int(b.get("start", 0)), dir=d,
                 argv=tuple(str(x) for x in argv) if isinstance(argv, list) else (),
                 cmdline=cmdline, end=str(b.get("end", "")), crash=b.get("crash"),
-                nonce=str(b.get("nonce", "")), lines=_read_lines(d / "serial.log")))
+                nonce=str(b.get("nonce", "")), lines=_read_lines(d / "serial.log"),
+                part=b.get("part")))
         arches.append(ArchInfo(a, manifest if isinstance(manifest, dict) else {},
                                tuple(boots), deciders.get(arch, {})))
     return RunInfo(result, path, run_dir, tuple(arches),
@@ -160,22 +162,25 @@ def find_bundles(run_dir: Path) -> dict[tuple[str, int], Path]:
     return out
 
 
-def _boot_of(info: ArchInfo, index: int) -> BootInfo | None:
-    if not info.boots:
+def _boot_of(info: ArchInfo, index: int, part: int | None = None) -> BootInfo | None:
+    # A merged result's parts number their scenarios and boots each from 0: look only among
+    # the boots of the scenario's own part.
+    boots = [b for b in info.boots if part is None or b.part == part] or list(info.boots)
+    if not boots:
         return None
-    wanted = info.decided_by.get(index)
-    for b in info.boots:
+    wanted = info.decided_by.get(index) if part is None else None
+    for b in boots:
         if b.index == wanted:
             return b
     # No journal: the last boot that started at or before the scenario.
-    started = [b for b in info.boots if b.start <= index]
-    return started[-1] if started else info.boots[0]
+    started = [b for b in boots if b.start <= index]
+    return started[-1] if started else boots[0]
 
 
-def scenario_excerpt(info: ArchInfo, index: int) -> tuple[str, ...]:
+def scenario_excerpt(info: ArchInfo, index: int, part: int | None = None) -> tuple[str, ...]:
     """The serial lines scenario ``index`` printed (sbeg .. send of its boot's nonce); for a
     crash or hang in it, up to the crash and a tail after it."""
-    boot = _boot_of(info, index)
+    boot = _boot_of(info, index, part)
     if boot is None or not boot.lines:
         return ()
     return excerpt_lines(boot.lines, boot.nonce, index)
@@ -206,9 +211,9 @@ def excerpt_lines(lines: Sequence[str], nonce: str, index: int) -> tuple[str, ..
     return tuple(out)
 
 
-def crash_excerpt(info: ArchInfo, index: int) -> tuple[str, ...]:
+def crash_excerpt(info: ArchInfo, index: int, part: int | None = None) -> tuple[str, ...]:
     """For a CRASH or HANG scenario: the console around the crash (or the last lines)."""
-    boot = _boot_of(info, index)
+    boot = _boot_of(info, index, part)
     if boot is None or not boot.lines:
         return ()
     crash, _ = find_crash(numbered(boot.lines))

@@ -95,7 +95,7 @@ def render_html(run: RunInfo, *, base: Path | None = None) -> str:
         h.append("</table>")
         for s in a.get("scenarios", []):
             if s.get("outcome") in ("CRASH", "HANG"):
-                excerpt = crash_excerpt(info, int(s.get("index", -1)))
+                excerpt = crash_excerpt(info, int(s.get("index", -1)), s.get("part"))
                 h.append(f"<h3>{escape(str(s.get('outcome')))} in {escape(str(s.get('name')))}"
                          f"</h3><pre>{escape(chr(10).join(excerpt))}</pre>")
     h.append("</body></html>")

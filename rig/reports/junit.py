@@ -68,9 +68,9 @@ def render_junit(run: RunInfo) -> str:
                     text += f"\nreproducer bundle: {bundle} (run {bundle}/repro.sh)"
                 if outcome in ("CRASH", "HANG"):
                     text += "\nconsole around the crash:\n" + "\n".join(
-                        crash_excerpt(info, index))
+                        crash_excerpt(info, index, s.get("part")))
                 el.text = xml_text(text)
-            out = scenario_excerpt(info, index)
+            out = scenario_excerpt(info, index, s.get("part"))
             if out:
                 ET.SubElement(case, "system-out").text = xml_text("\n".join(out) + "\n")
         for k, v in counts.items():

@@ -4,6 +4,7 @@ merged equal an unsharded run, scenario by scenario."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,16 @@ def test_sharded_runs_merged_equal_an_unsharded_run(tmp_path: Path,
     durations = tmp_path / "merged" / "durations.json"
     ran = {k[1] for k in outcomes_by_scenario(whole)}
     assert set(json.loads(durations.read_text())["files"]) == ran
+    # The merged report's console excerpts come from each scenario's own part: every part
+    # numbers its scenarios from 0, so an excerpt found by index alone could be another's.
+    junit = tmp_path / "merged" / "junit.xml"
+    assert main(["report", str(tmp_path / "merged" / "result.json"), "--junit", str(junit)]) == 0
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    assert len(cases) == len(outcomes_by_scenario(whole))
+    for case in cases:
+        out = case.find("system-out")
+        name = str(case.get("name")).split(" [")[0]
+        assert out is not None and f" name={name} " in (out.text or ""), name
     capsys.readouterr()
     assert main([*common, "--shard", "1/2", "--durations", str(durations),
                  "--out", str(tmp_path / "timed")]) == 0

@@ -106,6 +106,7 @@ def test_merge_joins_shards_in_file_order() -> None:
     assert x64["qemu_s"] == 2.0 and x64["builds"] == ["/x64", "/x64"]
     assert [b["part"] for b in x64["boots"]] == [0, 1]
     assert merged["merged_from"] == ["s1", "s2"]
+    assert x64["scenarios"][0]["file"] == "/x64/scenarios/a.yaml"  # in its own part's build
     assert outcomes_by_scenario(merged) == {("x64", "a.yaml", "a1"): "SKIP",
                                             ("x64", "b.yaml", "b1"): "PASS",
                                             ("x64", "b.yaml", "b2"): "FAIL"}
