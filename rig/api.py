@@ -618,8 +618,10 @@ def run(req: RunRequest, *, printer: Printer = null_printer,
     widest = max((boards.load_board(a, plans[a][0]).smp for a in req.arches), default=1)
     # Never more guest vCPUs than cores: two 2-CPU TCG guests on 2 cores give false hangs.
     jobs = req.jobs or max(1, cores // widest)
-    # Jobs beyond one guest per arch cut each arch's suite into slices that boot in parallel.
-    slices = max(1, jobs // max(len(req.arches), 1))
+    # An explicit -j beyond one guest per arch cuts each arch's suite into slices that boot in
+    # parallel. Never by default: a slice starts in a fresh boot, so its scenarios run after
+    # different kernel state than in one boot of the whole suite.
+    slices = max(1, req.jobs // max(len(req.arches), 1)) if req.jobs else 1
     results: dict[str, tuple[ArchRun, Manifest]] = {}
     errors: list[BaseException] = []
     started = time.monotonic()
