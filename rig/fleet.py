@@ -90,9 +90,15 @@ def run_on_hosts(req: RunRequest, hosts: Sequence[HostSpec | None], policy: SshP
     out = req.out_dir
     out.mkdir(parents=True, exist_ok=True)
     parts = split_parts(req, len(hosts))
+    # Host j starts with part j (every host gets work, whatever the order they connect in);
+    # the rest, and the parts of hosts that fail, go to one queue any live host takes from.
     todo: queue.Queue[Part] = queue.Queue()
+    first: dict[int, Part] = {}
     for p in parts:
-        todo.put(p)
+        if p.index < len(hosts):
+            first[p.index] = p
+        else:
+            todo.put(p)
     attempts: list[Attempt] = []
     lock = threading.Lock()
     live = {str(h) if h else "local" for h in hosts}
@@ -100,9 +106,10 @@ def run_on_hosts(req: RunRequest, hosts: Sequence[HostSpec | None], policy: SshP
     connect_errors: list[str] = []
     started = time.monotonic()
 
-    def worker(spec: HostSpec | None) -> None:
+    def worker(j: int, spec: HostSpec | None) -> None:
         name = str(spec) if spec else "local"
         remote: RemoteHost | None = None
+        mine = first.pop(j, None)
         try:
             if spec is not None:
                 try:
@@ -112,15 +119,20 @@ def run_on_hosts(req: RunRequest, hosts: Sequence[HostSpec | None], policy: SshP
                     with lock:
                         connect_errors.append(str(exc))
                         live.discard(name)
+                    if mine is not None:
+                        todo.put(mine)
                     return
             while not stop.is_set():
                 with lock:
                     if remaining[0] == 0:
                         return
-                try:
-                    part = todo.get(timeout=0.2)
-                except queue.Empty:
-                    continue
+                if mine is not None:
+                    part, mine = mine, None
+                else:
+                    try:
+                        part = todo.get(timeout=0.2)
+                    except queue.Empty:
+                        continue
                 if name in part.failed_on and len(live - part.failed_on) > 0:
                     todo.put(part)  # another host will take it
                     time.sleep(0.05)
@@ -162,8 +174,8 @@ def run_on_hosts(req: RunRequest, hosts: Sequence[HostSpec | None], policy: SshP
             if remote is not None:
                 remote.close()
 
-    threads = [threading.Thread(target=worker, args=(h,), name=f"rig-host-{h or 'local'}")
-               for h in hosts]
+    threads = [threading.Thread(target=worker, args=(j, h), name=f"rig-host-{h or 'local'}")
+               for j, h in enumerate(hosts)]
     try:
         for t in threads:
             t.start()
