@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,32 @@ def test_rig_run_host_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         err = capsys.readouterr()
         assert "not found in known_hosts" in err.out + err.err
         assert "--trust-new-host-keys" in err.out + err.err
+
+
+@pytest.mark.parametrize("fault", ["hang", "panic"])
+def test_a_remote_hang_or_panic_is_judged_as_a_local_one(tmp_path: Path, fault: str) -> None:
+    """A hang on a remote host: the registers come over QMP through the forwarded channel,
+    QEMU is quit and reaped there, the scenario reruns alone; a panic is a CRASH. The same
+    outcomes, scenario by scenario, as the same run on this machine."""
+    suite = (next(p for p in SUITE if p.name.startswith("10-")),)
+    word = f"rig.sim.fault={fault}@3.1"
+    with running_sshd(tmp_path / "sshd") as server:
+        host = _host(server, tmp_path)
+        req = api.RunRequest(scenario_paths=suite, arches=("x64",), target="sim",
+                             out_dir=tmp_path / "remote", cmdline_extra=(word,),
+                             timeout_scale=0.25)
+        remote = run_on_hosts(req, [host], _policy(server)).result
+        deadline = time.monotonic() + 10
+        while server.descendants() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.descendants() == []
+    local = api.run(replace(req, out_dir=tmp_path / "local")).result
+    assert outcomes_by_scenario(remote) == outcomes_by_scenario(local)
+    got = remote["arches"][0]["scenarios"][3]
+    assert got["outcome"] == {"hang": "HANG", "panic": "CRASH"}[fault]
+    boots = remote["arches"][0]["boots"]
+    assert [b["start"] for b in boots][:3] == [0, 3, 4]
+    if fault == "hang":
+        registers = (Path(boots[0]["dir"]) / "registers.txt").read_text()
+        assert "RIP=" in registers, registers[:300]
+    assert _qemus_under(tmp_path) == []
