@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import NoReturn
 
 import pytest
@@ -42,6 +47,45 @@ def require_tool(name: str, package: str) -> str:
     if path:
         return path
     skip_or_fail(f"missing tool: {name} (apt-get install {package})")
+
+
+def run_rig(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+    """The rig's real command line, as a user runs it (stdin /dev/null, output captured)."""
+    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=env, cwd=cwd, timeout=timeout_s,
+                          check=False)
+
+
+def run_qemu_sh(build: Path, timeout_s: float) -> tuple[int, str, str, float]:
+    """Run a build's qemu.sh in its own process group, which is killed whatever happens (a
+    timeout fails the test); writes build/serial.log. (status, stdout, stderr, seconds)"""
+    start = time.monotonic()
+    proc = subprocess.Popen([str(build / "qemu.sh")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"qemu.sh did not power off in {timeout_s} s:\n"
+                    f"{out.decode(errors='replace')[-3000:]}")
+    finally:
+        if proc.poll() is None:  # an interrupt or another error: never leave QEMU behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    elapsed = time.monotonic() - start
+    text = out.decode(errors="replace")
+    (build / "serial.log").write_text(text)
+    return proc.returncode, text, err.decode(errors="replace"), elapsed
+
+
+def our_qemus(marker: str) -> list[str]:
+    """QEMU processes whose command line names ``marker`` (a test's own directory)."""
+    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True,
+                        check=True)
+    return [ln for ln in ps.stdout.splitlines() if "qemu-system" in ln and marker in ln]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

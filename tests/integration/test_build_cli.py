@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from rig import resources
 from rig.image import bootfs, cmdline, zbi
 from tests.conftest import require_tool
+from tests.conftest import run_rig as rig
 
 pytestmark = pytest.mark.toolchain
 IMAGES = resources.images_dir()
@@ -56,11 +56,6 @@ def _clang() -> None:
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
-
-
-def rig(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env=env, check=False)
 
 
 def scenarios(tmp_path: Path) -> list[Path]:

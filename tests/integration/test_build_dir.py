@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from rig import api
 from rig.judge.builddir import RECORD_NAME
 from tests.conftest import require_tool
+from tests.conftest import run_rig as rig
 
 pytestmark = pytest.mark.toolchain
 
@@ -31,11 +31,6 @@ def _clang() -> None:
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
-
-
-def rig(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, cwd=cwd, check=False)
 
 
 def write(path: Path, name: str) -> Path:

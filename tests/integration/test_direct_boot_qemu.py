@@ -19,10 +19,7 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,7 +27,8 @@ import yaml
 
 from rig import resources
 from rig.image import board_items, boards, direct_boot, zbi
-from tests.conftest import require_tool
+from tests.conftest import require_tool, run_qemu_sh
+from tests.conftest import run_rig as rig
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
@@ -198,30 +196,6 @@ void standin_main(const u8* z, u64 pc, u64 linked) {
   standin_say("stand-in: ok, "); dec(n); standin_say(" items\n");
 }
 """
-
-
-def rig(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env=env, timeout=600, check=False)
-
-
-def run_qemu_sh(build: Path, timeout_s: float) -> tuple[int, str, str, float]:
-    """Run qemu.sh in its own process group; kill the group on timeout. (status, out, err, s)"""
-    start = time.monotonic()
-    proc = subprocess.Popen([str(build / "qemu.sh")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"qemu.sh did not power off in {timeout_s} s:\n"
-                    f"{out.decode(errors='replace')[-3000:]}")
-    elapsed = time.monotonic() - start
-    text = out.decode(errors="replace")
-    (build / "serial.log").write_text(text)
-    return proc.returncode, text, err.decode(errors="replace"), elapsed
 
 
 def build_standin(tmp: Path) -> bytes:

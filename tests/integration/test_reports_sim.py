@@ -4,8 +4,6 @@ read back by junitparser, the report JSON validated by jsonschema, `rig diff` of
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -15,16 +13,12 @@ import pytest
 from rig.reports.provenance import REPORT_SCHEMA
 from rig.scenario.loader import bundled_suite_paths
 from tests.conftest import require_tool
+from tests.conftest import run_rig as rig
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
 SUITE = next(p for p in bundled_suite_paths() if p.name.startswith("10-"))
 FAULTS = ("--cmdline", "rig.sim.fault=wrong-status@3.1", "--cmdline", "rig.sim.fault=panic@5.0")
-
-
-def rig(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=600, check=False)
 
 
 @pytest.fixture(autouse=True)

@@ -15,16 +15,12 @@ import pytest
 from rig.reports.bundle import one_scenario_yaml, remap_fault_words
 from rig.scenario.loader import bundled_suite_paths
 from tests.conftest import require_tool
+from tests.conftest import run_rig as rig
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scenarios"
 SUITE = next(p for p in bundled_suite_paths() if p.name.startswith("10-"))
-
-
-def rig(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=600, check=False)
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,8 @@ import yaml
 
 from rig import resources
 from rig.scenario.loader import StepKind, bundled_suite_paths, load_scenarios
-from tests.conftest import require_tool
+from tests.conftest import our_qemus, require_tool
+from tests.conftest import run_rig as rig
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
@@ -35,12 +36,6 @@ FAULT_AT = (3, 1)  # scenario 3, step 1: every kind has a step to act on there
 ARM64_FAULTS = ("hang", "panic", "reboot", "usercrash", "kfault", "wrong-status")
 CASES = [(f, "x64") for f in FAULTS] + [(f, "arm64") for f in FAULTS
                                          if f["kind"] in ARM64_FAULTS]
-
-
-def rig(*args: str, env: dict[str, str] | None = None,
-        timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=timeout_s, check=False, env=env)
 
 
 def result_of(out: Path) -> dict[str, Any]:
@@ -144,12 +139,6 @@ def test_missing_qemu_is_infra_with_the_fix(tmp_path: Path) -> None:
     assert "sudo apt-get install -y qemu-system-x86" in reason, reason
 
 
-def _our_qemus(marker: str) -> list[str]:
-    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True,
-                        check=True)
-    return [line for line in ps.stdout.splitlines() if "qemu-system" in line and marker in line]
-
-
 def test_sigint_leaves_no_qemu_and_a_partial_result(tmp_path: Path) -> None:
     out = tmp_path / "run"
     # A hang at scenario 3 with long timeouts: the guest sits there until we interrupt.
@@ -160,7 +149,7 @@ def test_sigint_leaves_no_qemu_and_a_partial_result(tmp_path: Path) -> None:
     journal = out / "journal.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if journal.exists() and '"sbeg"' in journal.read_text() and _our_qemus(str(out)):
+        if journal.exists() and '"sbeg"' in journal.read_text() and our_qemus(str(out)):
             break
         time.sleep(0.2)
     else:
@@ -175,7 +164,7 @@ def test_sigint_leaves_no_qemu_and_a_partial_result(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert b"interrupted" in err
-    assert _our_qemus(str(out)) == []
+    assert our_qemus(str(out)) == []
     result = result_of(out)
     assert result["interrupted"] is True
     events = [json.loads(line) for line in journal.read_text().splitlines()]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -21,7 +19,8 @@ from rig.judge.boot import BootEnd, judge_boot
 from rig.judge.manifest import read_manifest
 from rig.run.runner import KERNEL_TIMEOUTS, boot_once
 from rig.scenario.loader import bundled_suite_paths, load_many
-from tests.conftest import require_tool
+from tests.conftest import our_qemus, require_tool
+from tests.conftest import run_rig as rig
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
@@ -36,17 +35,6 @@ def kernel() -> Path:
     require_tool("qemu-system-aarch64", "qemu-system-arm")
     require_tool("clang-19", "clang-19")
     return Path(REAL)
-
-
-def rig(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=600, check=False)
-
-
-def _our_qemus(marker: str) -> list[str]:
-    ps = subprocess.run(["ps", "-ww", "-eo", "pid,args"], capture_output=True, text=True,
-                        check=True)
-    return [ln for ln in ps.stdout.splitlines() if "qemu-system" in ln and marker in ln]
 
 
 def test_bundled_suite_without_abi_or_shim_gives_only_pass_and_skip(kernel: Path,
@@ -96,7 +84,7 @@ def test_a_panic_typed_into_the_kernel_shell_is_a_crash(kernel: Path, tmp_path: 
                                script=(("entering main console loop", "crash\n"),))
     assert end is BootEnd.CRASH, lines[-20:]
     assert "ZIRCON KERNEL PANIC" in reason
-    assert _our_qemus(str(tmp_path)) == []
+    assert our_qemus(str(tmp_path)) == []
 
 
 def test_a_missing_program_is_never_a_pass(kernel: Path, tmp_path: Path) -> None:
@@ -106,4 +94,4 @@ def test_a_missing_program_is_never_a_pass(kernel: Path, tmp_path: Path) -> None
     end, reason, lines = _boot(build, tmp_path / "boot", words)
     assert end is BootEnd.CRASH, lines[-20:]
     assert reason.startswith("userboot:") or "reboot" in reason, reason
-    assert _our_qemus(str(tmp_path)) == []
+    assert our_qemus(str(tmp_path)) == []

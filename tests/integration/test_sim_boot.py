@@ -8,43 +8,18 @@ PASS and SKIP, and the output, manifest and verdict say "simulated" (never kerne
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import require_tool, run_qemu_sh
+from tests.conftest import run_rig as rig
 
 pytestmark = [pytest.mark.qemu, pytest.mark.toolchain]
 
 QEMU = {"x64": ("qemu-system-x86_64", "qemu-system-x86"),
         "arm64": ("qemu-system-aarch64", "qemu-system-arm")}
 BOOT_TIMEOUT_S = 60
-
-
-def rig(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=300, check=False)
-
-
-def boot(build: Path) -> tuple[int, str]:
-    """Run the build's qemu.sh (its own process group, killed on timeout); the serial text."""
-    proc = subprocess.Popen([str(build / "qemu.sh")], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=BOOT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        import os
-        import signal
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"the sim did not power off in {BOOT_TIMEOUT_S} s:\n"
-                    f"{out.decode(errors='replace')[-3000:]}")
-    text = out.decode(errors="replace")
-    (build / "serial.log").write_text(text)
-    return proc.returncode, text
 
 
 @pytest.mark.parametrize("abi", ["2020", "2022", "2024"])
@@ -60,7 +35,7 @@ def test_bundled_suite_on_the_sim_matches_the_model(tmp_path: Path, arch: str, a
     assert manifest["simulated"] is True and manifest["target"] == "sim"
     assert manifest["qemu_argv"] and not manifest["missing"]
 
-    status, serial = boot(build)
+    status, serial, _, _ = run_qemu_sh(build, BOOT_TIMEOUT_S)
     assert "SIMULATED Zircon, not a real kernel" in serial
     assert "userboot: *** Exit status 0 ***" in serial
     # 2020's userboot (era C) prints the older success string; later eras the newer one.

@@ -7,13 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import run_rig as rig
+
 GOOD = "scenarios:\n  - name: ok\n    vmo: {pages: 2}\n    steps:\n      - supply: [0, 2]\n"
 BAD = "scenarios:\n  - name: bad\n    vmo: {pages: 2}\n    steps:\n      - explode: [0, 1]\n"
-
-
-def rig(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "rig", *args], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, env=env, check=False)
 
 
 def test_validate_good_file_exits_0(tmp_path: Path) -> None:
