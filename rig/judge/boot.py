@@ -18,8 +18,6 @@ from rig.judge.manifest import Manifest
 from rig.judge.protocol import ParsedLog, parse_log
 from rig.scenario.loader import ScenarioFile
 
-EXCERPT_LINES = 12  # console lines kept around a crash for the report
-
 
 class BootEnd(enum.Enum):
     COMPLETED = "completed"  # the program printed `bye`
@@ -37,7 +35,6 @@ class BootVerdict:
     crash: Crash | None
     in_progress: int | None  # the scenario running when the boot ended badly
     reached: frozenset[int]  # scenarios whose sbeg this boot printed
-    excerpt: tuple[str, ...] = ()
     reason: str = ""
 
 
@@ -53,13 +50,6 @@ def scenario_at(parsed: ParsedLog, line: int | None) -> int | None:
         elif rec.kind == "send" and s == current:
             current = None
     return current
-
-
-def _excerpt(lines: Sequence[str], at: int | None) -> tuple[str, ...]:
-    if at is None:
-        return tuple(lines[-EXCERPT_LINES:])
-    lo = max(at - 3, 0)
-    return tuple(lines[lo:lo + EXCERPT_LINES])
 
 
 def find_crash(lines: Iterable[tuple[int, str]]) -> tuple[Crash | None, CrashScanner]:
@@ -99,38 +89,32 @@ def judge_boot(manifest: Manifest, files: Sequence[ScenarioFile], lines: Sequenc
     verdict = compare_run(boot_manifest, files, parsed)
     crash, _ = find_crash(numbered(text))
     return end_boot(verdict, parsed, crash, start=start, end_index=end_index, hang=hang,
-                    infra=infra, lines=text)
+                    infra=infra)
 
 
 def end_boot(verdict: RunVerdict, parsed: ParsedLog, crash: Crash | None, *, start: int = 0,
              end_index: int | None = None, hang: str | None = None,
-             infra: str | None = None,
-             lines: Sequence[str] = ()) -> BootVerdict:
+             infra: str | None = None) -> BootVerdict:
     """Fold how the boot ended into the records' verdict: the scenario running when the guest
     crashed, hung or lost QEMU gets CRASH, HANG or INFRA; scenarios before ``start`` (and from
     ``end_index`` on, for a slice of the suite) are not part of this boot."""
-    text = lines
     reached = frozenset(s for r in parsed.records if r.kind == "sbeg"
                         for s in [r.number("s")] if s is not None)
     in_progress = None
-    excerpt: tuple[str, ...] = ()
     if infra is not None:
         end, reason = BootEnd.INFRA, infra
         in_progress = scenario_at(parsed, None)
     elif parsed.bye is not None and (crash is None or crash.line > parsed.bye.line):
         end, reason = BootEnd.COMPLETED, ""
-        if crash is not None and crash.kind.value in ("kernel", "reboot"):
+        if crash is not None and crash.kind in (CrashKind.KERNEL, CrashKind.REBOOT):
             # The program finished, then the kernel died: the run still is not a pass.
             end, reason = BootEnd.CRASH, crash.title
-            excerpt = _excerpt(text, crash.line - 1)
     elif crash is not None:
         end, reason = BootEnd.CRASH, crash.title
         in_progress = scenario_at(parsed, crash.line)
-        excerpt = _excerpt(text, crash.line - 1)
     elif hang is not None:
         end, reason = BootEnd.HANG, hang
         in_progress = scenario_at(parsed, None)
-        excerpt = _excerpt(text, None)
     else:
         end, reason = BootEnd.STOPPED, "the output ended without the bye record"
         in_progress = scenario_at(parsed, None)
@@ -155,7 +139,7 @@ def end_boot(verdict: RunVerdict, parsed: ParsedLog, crash: Crash | None, *, sta
     counts = {o.value: sum(1 for s in scenarios if s.outcome is o) for o in Outcome}
     judged = replace(verdict, outcome=outcome, scenarios=tuple(scenarios),
                      problems=tuple(problems), counts=counts)
-    return BootVerdict(judged, start, end, crash, in_progress, reached, excerpt, reason)
+    return BootVerdict(judged, start, end, crash, in_progress, reached, reason)
 
 
 def merge_scenarios(boots: Sequence[BootVerdict], count: int) -> list[ScenarioVerdict | None]:

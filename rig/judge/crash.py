@@ -144,13 +144,6 @@ class CrashScanner:
         return found[0] if found else None
 
 
-def scan_lines(lines: Iterable[str]) -> CrashScanner:
-    scanner = CrashScanner()
-    for line in lines:
-        scanner.feed(line)
-    return scanner
-
-
 def numbered(lines: Iterable[str]) -> Iterable[tuple[int, str]]:
     """(1-based line number, line) pairs, the shape `find_crash` takes."""
     return enumerate(lines, 1)

@@ -37,7 +37,6 @@ class Console:
         self._child.logfile_read = self._log
         self.opened_at = time.monotonic()
         self.last_output_at = self.opened_at
-        self.bytes_read = 0
         self.eof = False
 
     def read_line(self, timeout_s: float) -> Line | None:
@@ -53,7 +52,6 @@ class Console:
         now = time.monotonic()
         if before or index == 0:
             self.last_output_at = now
-            self.bytes_read += len(before) + (1 if index == 0 else 0)
         if index == 0:
             return Line(before.rstrip(b"\r").decode("utf-8", "replace"), now - self.opened_at)
         if index == 1:

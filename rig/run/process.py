@@ -124,6 +124,3 @@ def spawn(argv: Sequence[str], *, stdout: int, stderr: int, cwd: Path | None = N
     except OSError as exc:
         raise ProcessError(f"cannot run {shlex.join(argv)}: {exc}", argv=argv) from exc
 
-
-DEVNULL = subprocess.DEVNULL
-PIPE = subprocess.PIPE
