@@ -82,3 +82,14 @@ _Noreturn void sim_exception(sim_frame_t* f, int from_user, const char* what, ui
   sim_panic(f, "%s in the sim at %p, address %p, code %#lx", what,
             (void*)(uintptr_t)arch_frame_pc(f), (void*)(uintptr_t)addr, (unsigned long)code);
 }
+
+int sim_walk_frames(uint64_t fp, uint64_t lo, uint64_t hi, uint64_t* pcs, int n, int max) {
+  while (n < max && fp >= lo && fp + 16 <= hi && (fp & 7) == 0) {
+    const uint64_t* rec = (const uint64_t*)(uintptr_t)fp;
+    if (rec[1] == 0) break;
+    pcs[n++] = rec[1];
+    if (rec[0] <= fp) break;
+    fp = rec[0];
+  }
+  return n;
+}

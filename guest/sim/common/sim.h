@@ -52,6 +52,10 @@ void arch_dump_frame(const sim_frame_t* f) SIM_HIDDEN;
 // Frame-pointer walk for {{{bt:...}}} lines: fills up to `max` return addresses.
 int arch_backtrace(const sim_frame_t* f, uint64_t* pcs, int max) SIM_HIDDEN;
 uint64_t arch_current_fp(void) SIM_HIDDEN;
+// The frame-record walk both arches share ([fp] = caller's fp, [fp + 8] = return address),
+// inside RAM [lo, hi): appends to pcs[n..max) and returns the new count.
+int sim_walk_frames(uint64_t fp, uint64_t lo, uint64_t hi, uint64_t* pcs, int n, int max)
+    SIM_HIDDEN;
 
 // ---- Called by the arch code --------------------------------------------------------------------
 // Common boot, once the MMU, stack and vectors are up. `zbi` is the data ZBI (arm64: x0; x86: the

@@ -212,8 +212,6 @@ void arch_dump_frame(const sim_frame_t* f) {
               (unsigned long)f->esr, (unsigned long)f->far);
 }
 
-static int in_ram(uint64_t a) { return a >= RAM_BASE && a + 16 <= RAM_BASE + g_ram_size; }
-
 int arch_backtrace(const sim_frame_t* f, uint64_t* pcs, int max) {
   int n = 0;
   uint64_t fp;
@@ -224,14 +222,7 @@ int arch_backtrace(const sim_frame_t* f, uint64_t* pcs, int max) {
   } else {
     fp = arch_current_fp();
   }
-  while (n < max && in_ram(fp) && (fp & 7) == 0) {
-    const uint64_t* rec = (const uint64_t*)(uintptr_t)fp;
-    if (rec[1] == 0) break;
-    pcs[n++] = rec[1];
-    if (rec[0] <= fp) break;
-    fp = rec[0];
-  }
-  return n;
+  return sim_walk_frames(fp, RAM_BASE, RAM_BASE + g_ram_size, pcs, n, max);
 }
 
 static const char* describe(uint32_t ec, uint64_t esr) {

@@ -216,8 +216,6 @@ void arch_dump_frame(const sim_frame_t* f) {
   sim_kprintf(" vector: %lu errc: %#lx", (unsigned long)f->vector, (unsigned long)f->error);
 }
 
-static int in_ram(uint64_t a) { return a >= 0x1000 && a + 16 <= g_ram_size; }
-
 int arch_backtrace(const sim_frame_t* f, uint64_t* pcs, int max) {
   int n = 0;
   uint64_t fp;
@@ -227,14 +225,7 @@ int arch_backtrace(const sim_frame_t* f, uint64_t* pcs, int max) {
   } else {
     fp = arch_current_fp();
   }
-  while (n < max && in_ram(fp) && (fp & 7) == 0) {
-    const uint64_t* rec = (const uint64_t*)(uintptr_t)fp;
-    if (rec[1] == 0) break;
-    pcs[n++] = rec[1];
-    if (rec[0] <= fp) break;
-    fp = rec[0];
-  }
-  return n;
+  return sim_walk_frames(fp, 0x1000, g_ram_size, pcs, n, max);
 }
 
 static const char* const g_names[32] = {
