@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--arch", required=True, choices=sorted({a for a, _ in known}),
                    help="guest architecture (images/<arch>/)")
     p.add_argument("--target", required=True, choices=sorted({t for _, t in known}),
-                   help="zircon: a real kernel you supply; sim: the simulated kernel (not "
-                   "available yet)")
+                   help="zircon: a real kernel you supply; sim: the rig's own SIMULATED kernel "
+                   "(guest/sim, docs/sim.md)")
     p.add_argument("--abi", default=AUTO, choices=(AUTO, *ABI_PROFILES),
                    help="ABI profile the program is built for. auto (the default): with a "
                    "kernel image, the profile it shows (no zx_pager_query_dirty_ranges among its "
